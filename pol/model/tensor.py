@@ -94,8 +94,8 @@ class Tensor:
 
     @property
     def nbytes(self) -> int:
-        """Return the number of bytes of the values."""
-        return len(self.values)
+        """Return the number of bytes of the values, also when only the metadata is loaded."""
+        return self.size * np.dtype(self.dtype).itemsize
 
     def metadata(self) -> dict[str, Any]:
         """Return the canonical document form without the values."""
@@ -111,6 +111,24 @@ class Tensor:
     def to_document(self) -> dict[str, Any]:
         """Return the canonical document form, values as raw bytes."""
         return {**self.metadata(), "values": self.values}
+
+    @classmethod
+    def from_metadata(cls, document: dict[str, Any]) -> Tensor:
+        """Return a tensor with the metadata a document holds and no values (`loaded` False)."""
+        stats = document.get("stats")
+        tensor = cls.__new__(cls)
+        tensor.name = document["name"]
+        tensor.dtype = document["dtype"]
+        tensor.shape = tuple(int(size) for size in document["shape"])
+        tensor.values = b""
+        tensor.checksum = document["checksum"]
+        tensor.stats = TensorStats.from_document(stats) if stats else None
+        return tensor
+
+    @property
+    def loaded(self) -> bool:
+        """Return True when the values are present (not only the metadata)."""
+        return len(self.values) == self.nbytes
 
     @classmethod
     def from_document(cls, document: dict[str, Any], values: bytes | None = None) -> Tensor:

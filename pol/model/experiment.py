@@ -1,0 +1,76 @@
+"""Experiment: the entry point of the POL model; one search over one dataset."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ValidationError
+from ._normalise import now, plain
+from .dataset import Dataset, Indices
+from .hyperparameters import HP_OPT_METHODS, LEARNER_TYPES
+from .ids import hex_id, object_id
+from .search_space import HyperParamSearchSpace
+
+
+@dataclass
+class Experiment:
+    """A dataset, how its rows were split, and the search space its learners are drawn from.
+
+    Learners are kept in their own collection and point back at the experiment.
+    """
+
+    name: str
+    dataset: Dataset
+    indices: Indices
+    search_space: HyperParamSearchSpace
+    learner_type: str = "mlp"
+    hp_opt_method: str = "random"
+    description: str = ""
+    created_at: dt.datetime = field(default_factory=now)
+    updated_at: dt.datetime = field(default_factory=now)
+    id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.strip():
+            raise ValidationError("name", self.name, "a non-empty name")
+        if self.learner_type not in LEARNER_TYPES:
+            raise ValidationError("learner_type", self.learner_type, "one of " + ", ".join(LEARNER_TYPES))
+        if self.hp_opt_method not in HP_OPT_METHODS:
+            raise ValidationError(
+                "hp_opt_method", self.hp_opt_method, "one of " + ", ".join(HP_OPT_METHODS)
+            )
+
+    def to_document(self) -> dict[str, Any]:
+        """Return the canonical document form."""
+        document = {
+            "name": self.name,
+            "description": self.description,
+            "dataset": self.dataset.to_document(),
+            "indices": self.indices.to_document(),
+            "search_space": self.search_space.to_document(),
+            "learner_type": self.learner_type,
+            "hp_opt_method": self.hp_opt_method,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+        if self.id is not None:
+            document["_id"] = object_id("id", self.id)
+        return plain(document)
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> Experiment:
+        """Return the experiment a document holds."""
+        return cls(
+            id=hex_id(document.get("_id")),
+            name=document["name"],
+            description=document.get("description", ""),
+            dataset=Dataset.from_document(document["dataset"]),
+            indices=Indices.from_document(document["indices"]),
+            search_space=HyperParamSearchSpace.from_document(document["search_space"]),
+            learner_type=document.get("learner_type", "mlp"),
+            hp_opt_method=document.get("hp_opt_method", "random"),
+            created_at=document.get("created_at") or now(),
+            updated_at=document.get("updated_at") or now(),
+        )
