@@ -1,0 +1,348 @@
+"""Store: the paper's Access library, reading and writing the POL model in MongoDB."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from ..errors import ConflictError, NotFoundError, StateError, ValidationError
+from ..model import Experiment, Layer, Learner, LearnerPerformance, Snapshot, Tensor
+from ..model._normalise import now
+from ..model.ids import object_id
+from ..model.learner import STATUSES
+from ..model.tensor import checksum
+
+logger = logging.getLogger(__name__)
+
+# Tensor values are kept in chunks of at most this many bytes, well under BSON's 16 MB.
+CHUNK_BYTES = 4 * 1024 * 1024
+# A wire-protocol server may handle large batches slowly; chunks are sent a few at a time.
+CHUNKS_PER_BATCH = 4
+
+INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
+    "experiments": [([("created_at", DESCENDING)], {})],
+    "learners": [
+        ([("experiment_id", ASCENDING), ("status", ASCENDING)], {}),
+        ([("experiment_id", ASCENDING), ("configuration", ASCENDING), ("run", ASCENDING)], {}),
+        ([("status", ASCENDING), ("created_at", ASCENDING)], {}),
+    ],
+    "snapshots": [
+        ([("learner_id", ASCENDING), ("epoch", ASCENDING)], {"unique": True}),
+        ([("experiment_id", ASCENDING), ("learner_id", ASCENDING)], {}),
+    ],
+    "tensor_chunks": [([("checksum", ASCENDING), ("n", ASCENDING)], {})],
+}
+
+
+class Store:
+    """Typed access to one POL database: experiments, learners, snapshots and tensor values.
+
+    `database` is a pymongo Database, or the embedded engine's database, which speaks the
+    same API; nothing here depends on which one it is.
+    """
+
+    def __init__(self, database: Any, client: Any = None) -> None:
+        self.database = database
+        self.client = client
+        self.experiments = database["experiments"]
+        self.learners = database["learners"]
+        self.snapshots = database["snapshots"]
+        self.tensor_chunks = database["tensor_chunks"]
+
+    def close(self) -> None:
+        """Close the connection this store opened."""
+        if self.client is not None:
+            self.client.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def ensure_indexes(self) -> None:
+        """Create the indexes every query of the API and the analytics relies on."""
+        for name, indexes in INDEXES.items():
+            for keys, options in indexes:
+                self.database[name].create_index(keys, **options)
+
+    # Experiments
+
+    def insert_experiment(self, experiment: Experiment) -> Experiment:
+        """Store a new experiment and return it with its id."""
+        document = experiment.to_document()
+        document.pop("_id", None)
+        experiment.id = str(self.experiments.insert_one(document).inserted_id)
+        logger.info("experiment %s created: %s", experiment.id, experiment.name)
+        return experiment
+
+    def experiment(self, experiment_id: str) -> Experiment:
+        """Return the experiment with this id, or raise NotFoundError."""
+        document = self.experiments.find_one({"_id": object_id("id", experiment_id)})
+        if document is None:
+            raise NotFoundError("experiment", experiment_id, field="id")
+        return Experiment.from_document(document)
+
+    def list_experiments(self, limit: int = 0) -> list[Experiment]:
+        """Return the experiments, newest first."""
+        cursor = self.experiments.find({}, sort=[("created_at", DESCENDING), ("_id", DESCENDING)])
+        if limit:
+            cursor = cursor.limit(limit)
+        return [Experiment.from_document(document) for document in cursor]
+
+    # Learners
+
+    def insert_learners(self, learners: list[Learner]) -> list[Learner]:
+        """Store new learners (queued) and return them with their ids."""
+        if not learners:
+            return []
+        for learner in learners:
+            learner.id = str(ObjectId())
+        self.learners.insert_many([learner.to_document() for learner in learners])
+        return learners
+
+    def learner(self, learner_id: str) -> Learner:
+        """Return the learner with this id, or raise NotFoundError."""
+        document = self.learners.find_one({"_id": object_id("id", learner_id)})
+        if document is None:
+            raise NotFoundError("learner", learner_id, field="id")
+        return Learner.from_document(document)
+
+    def learners_of(
+        self, experiment_id: str, *, status: str | None = None, ids: Iterable[str] | None = None
+    ) -> list[Learner]:
+        """Return an experiment's learners in (configuration, run) order."""
+        query: dict[str, Any] = {"experiment_id": object_id("experiment_id", experiment_id)}
+        if status is not None:
+            if status not in STATUSES:
+                raise ValidationError("status", status, "one of " + ", ".join(STATUSES))
+            query["status"] = status
+        if ids is not None:
+            query["_id"] = {"$in": [object_id("ids", item) for item in ids]}
+        cursor = self.learners.find(query, sort=[("configuration", 1), ("run", 1), ("_id", 1)])
+        return [Learner.from_document(document) for document in cursor]
+
+    def count_learners(self, experiment_id: str) -> dict[str, int]:
+        """Return the number of an experiment's learners in each status."""
+        counts = {status: 0 for status in STATUSES}
+        pipeline = [
+            {"$match": {"experiment_id": object_id("experiment_id", experiment_id)}},
+            {"$group": {"_id": "$status", "count": {"$sum": 1}}},
+        ]
+        for row in self.learners.aggregate(pipeline):
+            counts[row["_id"]] = row["count"]
+        return counts
+
+    def claim_learner(
+        self, worker: str, *, experiment_id: str | None = None, lease_seconds: float = 60.0
+    ) -> Learner | None:
+        """Atomically take the oldest queued learner for `worker`; None when none is queued."""
+        query: dict[str, Any] = {"status": "queued"}
+        if experiment_id is not None:
+            query["experiment_id"] = object_id("experiment_id", experiment_id)
+        moment = now()
+        document = self.learners.find_one_and_update(
+            query,
+            {
+                "$set": {
+                    "status": "running",
+                    "worker": worker,
+                    "lease_expires_at": moment + dt.timedelta(seconds=lease_seconds),
+                    "started_at": moment,
+                }
+            },
+            sort=[("status", 1), ("created_at", 1)],
+            return_document=ReturnDocument.AFTER,
+        )
+        if document is None:
+            return None
+        logger.info("learner %s claimed by %s", document["_id"], worker)
+        return Learner.from_document(document)
+
+    def renew_lease(self, learner_id: str, worker: str, lease_seconds: float = 60.0) -> bool:
+        """Extend `worker`'s claim on a running learner; False when the claim was lost."""
+        result = self.learners.update_one(
+            {"_id": object_id("id", learner_id), "worker": worker, "status": "running"},
+            {"$set": {"lease_expires_at": now() + dt.timedelta(seconds=lease_seconds)}},
+        )
+        return result.matched_count == 1
+
+    def set_status(
+        self,
+        learner_id: str,
+        status: str,
+        *,
+        expected: Iterable[str] | None = None,
+        reason: str | None = None,
+    ) -> Learner:
+        """Move a learner to `status` if it is in one of the `expected` statuses, else raise."""
+        if status not in STATUSES:
+            raise ValidationError("status", status, "one of " + ", ".join(STATUSES))
+        query: dict[str, Any] = {"_id": object_id("id", learner_id)}
+        if expected is not None:
+            query["status"] = {"$in": list(expected)}
+        update: dict[str, Any] = {"status": status, "failure_reason": reason}
+        if status in ("completed", "stopped_early", "failed", "cancelled"):
+            update["finished_at"] = now()
+        document = self.learners.find_one_and_update(
+            query, {"$set": update}, return_document=ReturnDocument.AFTER
+        )
+        if document is None:
+            current = self.learner(learner_id)
+            raise StateError(
+                f"learner {learner_id} is {current.status}; {status} needs one of "
+                + ", ".join(expected or ()),
+                field="status",
+            )
+        logger.info("learner %s %s%s", learner_id, status, f": {reason}" if reason else "")
+        return Learner.from_document(document)
+
+    def finish_learner(
+        self,
+        learner_id: str,
+        *,
+        status: str,
+        reason: str | None,
+        performance: LearnerPerformance,
+        layers: list[Layer],
+        best_epoch: int | None,
+    ) -> None:
+        """Record a learner's final status, its performance and layers at the best epoch."""
+        for layer in layers:
+            for tensor in layer.tensors:
+                self.put_tensor(tensor)
+        self.learners.update_one(
+            {"_id": object_id("id", learner_id)},
+            {
+                "$set": {
+                    "status": status,
+                    "failure_reason": reason,
+                    "performance": performance.to_document(),
+                    "layers": [layer.to_document() for layer in layers],
+                    "best_epoch": best_epoch,
+                    "trained": status in ("completed", "stopped_early"),
+                    "finished_at": now(),
+                },
+                "$unset": {"worker": "", "lease_expires_at": ""},
+            },
+        )
+        logger.info("learner %s %s%s", learner_id, status, f": {reason}" if reason else "")
+
+    # Snapshots
+
+    def write_snapshot(self, snapshot: Snapshot) -> Snapshot:
+        """Store a snapshot and its tensors; raise ConflictError if its epoch is already stored."""
+        for tensor in snapshot.tensors():
+            self.put_tensor(tensor)
+        document = snapshot.to_document()
+        document.pop("_id", None)
+        try:
+            snapshot.id = str(self.snapshots.insert_one(document).inserted_id)
+        except DuplicateKeyError:
+            raise ConflictError(
+                f"learner {snapshot.learner_id} already has a snapshot of epoch {snapshot.epoch}",
+                field="epoch",
+            ) from None
+        self.learners.update_one(
+            {"_id": object_id("learner_id", snapshot.learner_id)},
+            {
+                "$set": {
+                    "epochs": snapshot.epoch + 1,
+                    "updates": snapshot.updates,
+                    "performance": snapshot.performance.to_document(),
+                },
+            },
+        )
+        return snapshot
+
+    def snapshot(self, learner_id: str, epoch: int, *, values: bool = False) -> Snapshot:
+        """Return the learner's snapshot of `epoch`; with `values`, its tensors' values too."""
+        document = self.snapshots.find_one(
+            {"learner_id": object_id("learner_id", learner_id), "epoch": epoch}
+        )
+        if document is None:
+            raise NotFoundError("snapshot", f"of learner {learner_id} at epoch {epoch}", field="epoch")
+        snapshot = Snapshot.from_document(document)
+        return self.load_snapshot_values(snapshot) if values else snapshot
+
+    def latest_snapshot(self, learner_id: str, *, values: bool = False) -> Snapshot | None:
+        """Return the learner's snapshot of its highest epoch, or None before the first."""
+        document = self.snapshots.find_one(
+            {"learner_id": object_id("learner_id", learner_id)}, sort=[("epoch", DESCENDING)]
+        )
+        if document is None:
+            return None
+        snapshot = Snapshot.from_document(document)
+        return self.load_snapshot_values(snapshot) if values else snapshot
+
+    def snapshots_of(
+        self, learner_id: str, *, first_epoch: int | None = None, last_epoch: int | None = None
+    ) -> list[Snapshot]:
+        """Return the learner's snapshots in epoch order, within an inclusive epoch range."""
+        query: dict[str, Any] = {"learner_id": object_id("learner_id", learner_id)}
+        epochs: dict[str, int] = {}
+        if first_epoch is not None:
+            epochs["$gte"] = first_epoch
+        if last_epoch is not None:
+            epochs["$lte"] = last_epoch
+        if epochs:
+            query["epoch"] = epochs
+        cursor = self.snapshots.find(query, sort=[("epoch", ASCENDING)])
+        return [Snapshot.from_document(document) for document in cursor]
+
+    def load_snapshot_values(self, snapshot: Snapshot) -> Snapshot:
+        """Return `snapshot` with the values of every tensor read from the store."""
+        for layer in snapshot.layers:
+            layer.tensors = [self.tensor_values(tensor) for tensor in layer.tensors]
+        if snapshot.training_state is not None:
+            snapshot.training_state = self.tensor_values(snapshot.training_state)
+        return snapshot
+
+    # Tensor values, content-addressed by checksum and kept in chunks
+
+    def put_tensor(self, tensor: Tensor) -> None:
+        """Store a tensor's values unless bytes with the same checksum are already stored."""
+        if not tensor.loaded:
+            return
+        if self.tensor_chunks.count_documents({"_id": _chunk_id(tensor.checksum, 0)}, limit=1):
+            return
+        chunks = [
+            {"_id": _chunk_id(tensor.checksum, n), "checksum": tensor.checksum, "n": n,
+             "data": tensor.values[start : start + CHUNK_BYTES]}
+            for n, start in enumerate(range(0, max(tensor.nbytes, 1), CHUNK_BYTES))
+        ]
+        # The first chunk goes last: its presence means every chunk is stored.
+        chunks = chunks[1:] + chunks[:1]
+        for start in range(0, len(chunks), CHUNKS_PER_BATCH):
+            try:
+                self.tensor_chunks.insert_many(chunks[start : start + CHUNKS_PER_BATCH], ordered=False)
+            except BulkWriteError as error:
+                # Another writer stored the same bytes at the same time: the chunks are equal.
+                if any(item.get("code") != 11000 for item in error.details.get("writeErrors", [])):
+                    raise
+
+    def tensor_values(self, tensor: Tensor) -> Tensor:
+        """Return a copy of `tensor` with its values, checked against its checksum."""
+        chunks = self.tensor_chunks.find({"checksum": tensor.checksum}, sort=[("n", ASCENDING)])
+        values = b"".join(bytes(chunk["data"]) for chunk in chunks)
+        if checksum(values) != tensor.checksum:
+            raise NotFoundError("tensor values", f"{tensor.name} ({tensor.checksum[:12]})")
+        return Tensor(
+            name=tensor.name,
+            dtype=tensor.dtype,
+            shape=tensor.shape,
+            values=values,
+            checksum=tensor.checksum,
+            stats=tensor.stats,
+        )
+
+
+def _chunk_id(tensor_checksum: str, n: int) -> str:
+    return f"{tensor_checksum}:{n}"
+
