@@ -65,6 +65,7 @@ def run_learner(store: Store, learner: Learner, worker: str, stop: Any = None) -
             on_snapshot=on_snapshot,
             should_stop=(lambda: stop.is_set()) if stop is not None else (lambda: False),
             start_from=start_from,
+            snapshot_every=experiment.snapshot_every,
         )
     except Exception as error:  # a failed trial must not take its worker down
         reason = f"{type(error).__name__}: {error}"

@@ -19,6 +19,8 @@ class Experiment:
     """A dataset, how its rows were split, and the search space its learners are drawn from.
 
     Learners are kept in their own collection and point back at the experiment.
+    `snapshot_every` is the number of epochs between two snapshots of a learner (1: every
+    epoch); the last epoch of a learner always gets one.
     """
 
     name: str
@@ -28,6 +30,7 @@ class Experiment:
     learner_type: str = "mlp"
     hp_opt_method: str = "random"
     description: str = ""
+    snapshot_every: int = 1
     created_at: dt.datetime = field(default_factory=now)
     updated_at: dt.datetime = field(default_factory=now)
     id: str | None = None
@@ -41,6 +44,10 @@ class Experiment:
             raise ValidationError(
                 "hp_opt_method", self.hp_opt_method, "one of " + ", ".join(HP_OPT_METHODS)
             )
+        if isinstance(self.snapshot_every, bool) or not isinstance(self.snapshot_every, int) or (
+            self.snapshot_every < 1
+        ):
+            raise ValidationError("snapshot_every", self.snapshot_every, "an integer >= 1")
 
     def to_document(self) -> dict[str, Any]:
         """Return the canonical document form."""
@@ -52,6 +59,7 @@ class Experiment:
             "search_space": self.search_space.to_document(),
             "learner_type": self.learner_type,
             "hp_opt_method": self.hp_opt_method,
+            "snapshot_every": self.snapshot_every,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -71,6 +79,7 @@ class Experiment:
             search_space=HyperParamSearchSpace.from_document(document["search_space"]),
             learner_type=document.get("learner_type", "mlp"),
             hp_opt_method=document.get("hp_opt_method", "random"),
+            snapshot_every=document.get("snapshot_every", 1),
             created_at=document.get("created_at") or now(),
             updated_at=document.get("updated_at") or now(),
         )
