@@ -30,6 +30,7 @@ def create_experiment(
     hp_opt_method: str = "random",
     description: str = "",
     seed: int = 0,
+    snapshot_every: int = 1,
     csv_path: str | None = None,
     target: str | None = None,
     window: int | None = None,
@@ -53,6 +54,7 @@ def create_experiment(
         search_space=search_space,
         learner_type=learner_type,
         hp_opt_method=hp_opt_method,
+        snapshot_every=snapshot_every,
     )
     return store.insert_experiment(experiment)
 
