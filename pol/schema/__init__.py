@@ -1,0 +1,32 @@
+"""The GraphQL schema of POL's API: `schema.as_str()` prints it in SDL."""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+from strawberry import Schema
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from .errors import PolErrors, log_error
+from .root import Mutation, Query
+from .scalars import SCALAR_MAP, Int64
+
+
+class PolSchema(Schema):
+    """The strawberry schema, logging errors by kind rather than each with a traceback."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            log_error(error)
+
+
+schema = PolSchema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[PolErrors],
+    config=StrawberryConfig(scalar_map=SCALAR_MAP),
+)
+
+__all__ = ["Int64", "PolSchema", "schema"]

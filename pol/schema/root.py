@@ -1,0 +1,148 @@
+"""The root Query and Mutation types."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from ..resolvers import mutations, queries
+from .analytics import CoalescedHyperParameters, HpDistribution, ReducedSearchSpace, TopKEntry
+from .enums import Metric, Split, TrialMethod
+from .inputs import CreateExperimentInput
+from .scalars import Int64
+from .types import Experiment, Learner, PolInfo
+
+K_DESCRIPTION = (
+    "How many learners: a whole count k >= 1, or a fraction 0 < k < 1 of the learners with "
+    "a finite value (rounded up)."
+)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Experiments, newest first; limit null or 0 means all.")
+    async def experiments(self, info: PolInfo, limit: int | None = None) -> list[Experiment]:
+        return [Experiment.of(item) for item in await queries.experiments(info.context, limit)]
+
+    @strawberry.field
+    async def experiment(self, info: PolInfo, id: strawberry.ID) -> Experiment | None:
+        return Experiment.of(await queries.experiment(info.context, id))
+
+    @strawberry.field
+    async def learner(self, info: PolInfo, id: strawberry.ID) -> Learner | None:
+        return Learner.of(await queries.learner(info.context, id))
+
+    @strawberry.field(description="The k best learners of an experiment by their best snapshot.")
+    async def top_k(
+        self,
+        info: PolInfo,
+        experiment_id: strawberry.ID,
+        k: Annotated[float, strawberry.argument(description=K_DESCRIPTION)],
+        metric: Metric = Metric.LOSS,
+        split: Split = Split.VALID,
+        descending: Annotated[
+            bool | None,
+            strawberry.argument(description="Default: descending unless lower is better."),
+        ] = None,
+    ) -> list[TopKEntry] | None:
+        entries = await queries.top_k(
+            info.context,
+            experiment_id,
+            k,
+            metric=metric.value,
+            split=split.value,
+            descending=descending,
+        )
+        return [TopKEntry.of(entry) for entry in entries]
+
+    @strawberry.field(description="Summary statistics of the top-k learners' hyper-parameters.")
+    async def coalesced_hyper_parameters(
+        self,
+        info: PolInfo,
+        experiment_id: strawberry.ID,
+        k: Annotated[float, strawberry.argument(description=K_DESCRIPTION)],
+        metric: Metric = Metric.LOSS,
+        split: Split = Split.VALID,
+    ) -> CoalescedHyperParameters | None:
+        analysis = await queries.analysis(
+            info.context, experiment_id, k, metric=metric.value, split=split.value
+        )
+        return CoalescedHyperParameters.of(analysis)
+
+    @strawberry.field(description="The search space reduced by the top-k learners' statistics.")
+    async def reduced_search_space(
+        self,
+        info: PolInfo,
+        experiment_id: strawberry.ID,
+        k: Annotated[float, strawberry.argument(description=K_DESCRIPTION)],
+        metric: Metric = Metric.LOSS,
+        split: Split = Split.VALID,
+    ) -> ReducedSearchSpace | None:
+        analysis = await queries.analysis(
+            info.context, experiment_id, k, metric=metric.value, split=split.value
+        )
+        return ReducedSearchSpace.of(analysis)
+
+    @strawberry.field(
+        description="Per bounded hyper-parameter, top-k and all-learner counts on the same bins."
+    )
+    async def hp_distribution(
+        self,
+        info: PolInfo,
+        experiment_id: strawberry.ID,
+        k: Annotated[float, strawberry.argument(description=K_DESCRIPTION)],
+        metric: Metric = Metric.LOSS,
+        split: Split = Split.VALID,
+        bins: int = 10,
+    ) -> list[HpDistribution] | None:
+        distributions = await queries.hp_distributions(
+            info.context, experiment_id, k, metric=metric.value, split=split.value, bins=bins
+        )
+        return [HpDistribution.of(item) for item in distributions]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Store a new experiment; invalid input writes nothing.")
+    async def create_experiment(
+        self,
+        info: PolInfo,
+        input_: Annotated[CreateExperimentInput, strawberry.argument(name="input")],
+    ) -> Experiment | None:
+        experiment = await mutations.new_experiment(
+            info.context,
+            name=input_.name,
+            dataset=input_.dataset,
+            search_space=[(bound.name, bound.to_document()) for bound in input_.search_space],
+            learner_type=input_.learner_type.value,
+            hp_opt_method=input_.hp_opt_method.value,
+            description=input_.description,
+            seed=input_.seed,
+            snapshot_every=input_.snapshot_every,
+            window=input_.window,
+        )
+        return Experiment.of(experiment)
+
+    @strawberry.mutation(
+        description="Queue `count` configurations drawn from the experiment's search space, "
+        "runsPerConfiguration learners each (status QUEUED); workers train them."
+    )
+    async def start_trials(
+        self,
+        info: PolInfo,
+        experiment_id: strawberry.ID,
+        count: int,
+        method: TrialMethod = TrialMethod.RANDOM,
+        runs_per_configuration: int = 1,
+        seed: Int64 | None = None,
+    ) -> list[Learner] | None:
+        learners = await mutations.start_trials(
+            info.context,
+            experiment_id,
+            count,
+            method=method.value,
+            runs=runs_per_configuration,
+            seed=seed,
+        )
+        return [Learner.of(learner) for learner in learners]
