@@ -95,7 +95,6 @@ def queue_trials(
             seed=int(rng.integers(0, SEED_LIMIT)),
             configuration=first + number,
             run=run,
-            indices=experiment.indices,
         )
         for number, hyper_parameters in enumerate(configurations)
         for run in range(runs)

@@ -9,8 +9,17 @@ from typing import Any
 import numpy as np
 
 
+# Types BSON encodes as they are; checked by exact type first, as most values are of these.
+_PLAIN_TYPES = frozenset((type(None), bool, int, float, str, bytes))
+
+
 def plain(value: Any) -> Any:
     """Return `value` with numpy/torch scalars and arrays replaced by plain Python values."""
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return value
+    if kind is list and all(type(item) in _PLAIN_TYPES for item in value):
+        return list(value)
     if value is None or isinstance(value, (bool, str, bytes)):
         return value
     if isinstance(value, np.bool_):

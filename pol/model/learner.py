@@ -28,6 +28,8 @@ class Learner:
     `configuration` numbers the configuration within its experiment and `run` the run of
     that configuration, so (configuration, run) names one of the paper's trial-runs.
     `best_epoch` is the zero-based epoch of the lowest validation loss so far.
+    `indices` is None when the learner uses its experiment's split (the usual case), so the
+    row indices are stored once per experiment rather than once per learner.
     """
 
     experiment_id: str

@@ -52,7 +52,11 @@ class TensorStats:
 
 @dataclass
 class Tensor:
-    """A layer's weights or biases (or any array) with its dtype, shape and checksum."""
+    """A layer's weights or biases (or any array) with its dtype, shape and checksum.
+
+    `summarise` False leaves `stats` empty: for opaque bytes, such as a training state,
+    whose statistics mean nothing.
+    """
 
     name: str
     dtype: str
@@ -60,13 +64,20 @@ class Tensor:
     values: bytes = field(repr=False)
     checksum: str = ""
     stats: TensorStats | None = None
+    summarise: bool = field(default=True, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.shape = tuple(int(size) for size in self.shape)
         if not self.checksum:
             self.checksum = checksum(self.values)
-        if self.stats is None and self.dtype != "bool":
+        if self.stats is None and self.summarise and self.dtype != "bool":
             self.stats = TensorStats.of(self.to_numpy())
+
+    @classmethod
+    def of_bytes(cls, name: str, values: bytes) -> Tensor:
+        """Return an opaque one-dimensional uint8 tensor holding `values`, without stats."""
+        return cls(name=name, dtype="uint8", shape=(len(values),), values=bytes(values),
+                   summarise=False)
 
     @classmethod
     def from_numpy(cls, name: str, array: np.ndarray) -> Tensor:
@@ -123,6 +134,7 @@ class Tensor:
         tensor.values = b""
         tensor.checksum = document["checksum"]
         tensor.stats = TensorStats.from_document(stats) if stats else None
+        tensor.summarise = stats is not None
         return tensor
 
     @property
@@ -141,6 +153,7 @@ class Tensor:
             values=bytes(values if values is not None else document["values"]),
             checksum=document["checksum"],
             stats=TensorStats.from_document(stats) if stats else None,
+            summarise=stats is not None,
         )
 
 

@@ -492,9 +492,15 @@ class Learner:
     def layers(self) -> list[Layer]:
         return [Layer.of(layer) for layer in self.learner.layers]
 
-    @strawberry.field(description="The split this learner was trained on.")
-    def indices(self) -> Indices | None:
-        return Indices.of(self.learner.indices) if self.learner.indices else None
+    @strawberry.field(
+        description="The split this learner was trained and measured on: its own, or else "
+        "its experiment's."
+    )
+    async def indices(self, info: PolInfo) -> Indices | None:
+        if self.learner.indices is not None:
+            return Indices.of(self.learner.indices)
+        experiment = await queries.experiment(info.context, self.learner.experiment_id)
+        return Indices.of(experiment.indices)
 
     @strawberry.field
     async def experiment(self, info: PolInfo) -> Experiment | None:

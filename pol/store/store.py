@@ -214,9 +214,7 @@ class Store:
         best_epoch: int | None,
     ) -> None:
         """Record a learner's final status, its performance and layers at the best epoch."""
-        for layer in layers:
-            for tensor in layer.tensors:
-                self.put_tensor(tensor)
+        self.put_tensors(tensor for layer in layers for tensor in layer.tensors)
         self.learners.update_one(
             {"_id": object_id("id", learner_id)},
             {
@@ -238,8 +236,7 @@ class Store:
 
     def write_snapshot(self, snapshot: Snapshot) -> Snapshot:
         """Store a snapshot and its tensors; raise ConflictError if its epoch is already stored."""
-        for tensor in snapshot.tensors():
-            self.put_tensor(tensor)
+        self.put_tensors(snapshot.tensors())
         document = snapshot.to_document()
         document.pop("_id", None)
         try:
@@ -306,26 +303,43 @@ class Store:
 
     # Tensor values, content-addressed by checksum and kept in chunks
 
-    def put_tensor(self, tensor: Tensor) -> None:
-        """Store a tensor's values unless bytes with the same checksum are already stored."""
-        if not tensor.loaded:
+    def put_tensors(self, tensors: Iterable[Tensor]) -> None:
+        """Store tensors' values, skipping bytes whose checksum is already stored."""
+        loaded = {tensor.checksum: tensor for tensor in tensors if tensor.loaded}
+        if not loaded:
             return
-        if self.tensor_chunks.count_documents({"_id": _chunk_id(tensor.checksum, 0)}, limit=1):
-            return
-        chunks = [
-            {"_id": _chunk_id(tensor.checksum, n), "checksum": tensor.checksum, "n": n,
-             "data": tensor.values[start : start + CHUNK_BYTES]}
-            for n, start in enumerate(range(0, max(tensor.nbytes, 1), CHUNK_BYTES))
-        ]
-        # The first chunk goes last: its presence means every chunk is stored.
-        chunks = chunks[1:] + chunks[:1]
-        for start in range(0, len(chunks), CHUNKS_PER_BATCH):
-            try:
-                self.tensor_chunks.insert_many(chunks[start : start + CHUNKS_PER_BATCH], ordered=False)
-            except BulkWriteError as error:
-                # Another writer stored the same bytes at the same time: the chunks are equal.
-                if any(item.get("code") != 11000 for item in error.details.get("writeErrors", [])):
-                    raise
+        stored = self.tensor_chunks.find(
+            {"_id": {"$in": [_chunk_id(key, 0) for key in loaded]}}, projection={"checksum": 1}
+        )
+        for document in stored:
+            loaded.pop(document["checksum"], None)
+        chunks = []
+        for tensor in loaded.values():
+            pieces = [
+                {"_id": _chunk_id(tensor.checksum, n), "checksum": tensor.checksum, "n": n,
+                 "data": tensor.values[start : start + CHUNK_BYTES]}
+                for n, start in enumerate(range(0, max(tensor.nbytes, 1), CHUNK_BYTES))
+            ]
+            # The first chunk goes last: its presence means every chunk is stored.
+            chunks += pieces[1:] + pieces[:1]
+        batch: list[dict[str, Any]] = []
+        for chunk in chunks:
+            batch.append(chunk)
+            if len(batch) == CHUNKS_PER_BATCH or sum(len(item["data"]) for item in batch) >= (
+                CHUNK_BYTES * CHUNKS_PER_BATCH
+            ):
+                self._insert_chunks(batch)
+                batch = []
+        if batch:
+            self._insert_chunks(batch)
+
+    def _insert_chunks(self, chunks: list[dict[str, Any]]) -> None:
+        try:
+            self.tensor_chunks.insert_many(chunks, ordered=False)
+        except BulkWriteError as error:
+            # Another writer stored the same bytes at the same time: the chunks are equal.
+            if any(item.get("code") != 11000 for item in error.details.get("writeErrors", [])):
+                raise
 
     def tensor_values(self, tensor: Tensor) -> Tensor:
         """Return a copy of `tensor` with its values, checked against its checksum."""
@@ -340,6 +354,7 @@ class Store:
             values=values,
             checksum=tensor.checksum,
             stats=tensor.stats,
+            summarise=tensor.stats is not None,
         )
 
 

@@ -464,7 +464,7 @@ class _Run:
         }
         buffer = io.BytesIO()
         torch.save(state, buffer)
-        return Tensor.from_numpy("training_state", np.frombuffer(buffer.getvalue(), dtype=np.uint8))
+        return Tensor.of_bytes("training_state", buffer.getvalue())
 
     def _progress(self, performance: LearnerPerformance, elapsed: float) -> dict[str, float]:
         return {
