@@ -9,6 +9,7 @@ import signal
 import socket
 import time
 import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,43 @@ class StoreAddress:
         return connect(self.uri, data_dir=self.data_dir, database=self.database)
 
 
+class SnapshotWriter:
+    """Writes a learner's snapshots on a background thread while training goes on.
+
+    At most one snapshot is in flight: handing over the next one first waits for the
+    previous write, so a crash loses at most the latest epoch. A failed write is raised
+    on the next hand-over or on `close`.
+    """
+
+    def __init__(self, store: Store, learner_id: str, worker: str) -> None:
+        self.store = store
+        self.learner_id = learner_id
+        self.worker = worker
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pol-snapshot")
+        self.pending: Future | None = None
+
+    def __call__(self, snapshot: Snapshot) -> None:
+        self.wait()
+        self.pending = self.executor.submit(self._write, snapshot)
+
+    def _write(self, snapshot: Snapshot) -> None:
+        self.store.write_snapshot(snapshot)
+        self.store.renew_lease(self.learner_id, self.worker, LEASE_SECONDS)
+
+    def wait(self) -> None:
+        """Block until the snapshot in flight is stored; raise if its write failed."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def close(self) -> None:
+        """Store the snapshot in flight, then stop the writer thread."""
+        try:
+            self.wait()
+        finally:
+            self.executor.shutdown(wait=True)
+
+
 def run_learner(store: Store, learner: Learner, worker: str, stop: Any = None) -> str:
     """Train a claimed learner to its end, writing a snapshot every epoch; return its status.
 
@@ -51,22 +89,22 @@ def run_learner(store: Store, learner: Learner, worker: str, stop: Any = None) -
         window=dataset.window,
     )
     start_from = store.latest_snapshot(learner.id, values=True)
-
-    def on_snapshot(snapshot: Snapshot) -> None:
-        store.write_snapshot(snapshot)
-        store.renew_lease(learner.id, worker, LEASE_SECONDS)
+    writer = SnapshotWriter(store, learner.id, worker)
 
     logger.info("learner %s started by %s", learner.id, worker)
     try:
-        outcome = train(
-            learner,
-            loaded,
-            learner.indices or experiment.indices,
-            on_snapshot=on_snapshot,
-            should_stop=(lambda: stop.is_set()) if stop is not None else (lambda: False),
-            start_from=start_from,
-            snapshot_every=experiment.snapshot_every,
-        )
+        try:
+            outcome = train(
+                learner,
+                loaded,
+                learner.indices or experiment.indices,
+                on_snapshot=writer,
+                should_stop=(lambda: stop.is_set()) if stop is not None else (lambda: False),
+                start_from=start_from,
+                snapshot_every=experiment.snapshot_every,
+            )
+        finally:
+            writer.close()
     except Exception as error:  # a failed trial must not take its worker down
         reason = f"{type(error).__name__}: {error}"
         logger.error("learner %s failed: %s\n%s", learner.id, reason, traceback.format_exc())

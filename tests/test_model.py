@@ -177,3 +177,25 @@ def test_times_are_utc_aware():
 
     assert experiment.created_at.tzinfo is not None
     assert experiment.created_at.utcoffset() == dt.timedelta(0)
+
+
+def test_confusion_matrix_macro_scores_match_scikit_learn():
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    rng = np.random.default_rng(5)
+    targets = rng.integers(0, 4, 300)
+    predictions = np.where(rng.random(300) < 0.7, targets, rng.integers(0, 4, 300))
+    predictions[predictions == 3] = 2  # a class never predicted: precision 0 by convention
+
+    matrix = ConfusionMatrix.of_positions(targets, predictions, [0, 1, 2, 3])
+    expected = precision_recall_fscore_support(targets, predictions, labels=[0, 1, 2, 3],
+                                               average="macro", zero_division=0)[:3]
+
+    assert matrix.counts == confusion_matrix(targets, predictions, labels=[0, 1, 2, 3]).tolist()
+    assert matrix.macro_scores() == pytest.approx(expected, abs=1e-12)
+
+
+def test_confusion_matrix_of_labels():
+    matrix = ConfusionMatrix.of(np.array([3, 5, 5]), np.array([5, 5, 3]), [3, 5])
+
+    assert matrix.counts == [[0, 1], [1, 1]]

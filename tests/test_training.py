@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import math
+import random
 import re
 
 import numpy as np
@@ -24,6 +24,7 @@ from pol.training import (
     seeds,
     train,
 )
+from pol.training.state import decode_state, encode_state
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,7 @@ def test_mlp_on_digits_learns_and_snapshots_every_epoch(digits):
 def test_the_training_state_holds_what_resuming_needs(digits):
     _, snapshots = run(learner(max_epochs=1, lr_step_size=1), digits)
 
-    state = torch.load(io.BytesIO(snapshots[0].training_state.values), weights_only=True)
+    state = decode_state(snapshots[0].training_state.values)
 
     assert {
         "optimiser",
@@ -133,6 +134,23 @@ def test_the_training_state_holds_what_resuming_needs(digits):
     } <= set(state)
     assert state["epoch"] == 0 and state["updates"] == 34
     assert set(state["rng"]) == {"python", "numpy", "torch"}
+    assert snapshots[0].training_state.stats is None  # opaque bytes have no statistics
+
+
+def test_training_state_is_bson_that_loads_without_running_code():
+    state = {"optimiser": {"state": {0: {"momentum_buffer": torch.arange(6.0).reshape(2, 3)}},
+                           "param_groups": [{"lr": 0.1, "params": [0]}]},
+             "rng": {"python": random.getstate(), "numpy": np.random.get_state()}}
+
+    back = decode_state(encode_state(state))
+
+    assert torch.equal(back["optimiser"]["state"][0]["momentum_buffer"],
+                       state["optimiser"]["state"][0]["momentum_buffer"])
+    assert back["optimiser"]["param_groups"] == state["optimiser"]["param_groups"]
+    assert back["rng"]["python"] == state["rng"]["python"]
+    assert np.array_equal(back["rng"]["numpy"][1], state["rng"]["numpy"][1])
+    with pytest.raises(ValidationError, match="training_state"):
+        decode_state(b"\x80\x04not bson")
 
 
 def test_same_learner_and_seed_give_identical_numbers(digits):

@@ -26,10 +26,31 @@ class ConfusionMatrix:
     def of(cls, targets: np.ndarray, predictions: np.ndarray, labels: list[int]) -> ConfusionMatrix:
         """Return the confusion matrix of `predictions` against `targets`."""
         position = {label: index for index, label in enumerate(labels)}
-        counts = np.zeros((len(labels), len(labels)), dtype=np.int64)
-        for target, prediction in zip(targets.tolist(), predictions.tolist()):
-            counts[position[target], position[prediction]] += 1
-        return cls(labels=list(labels), counts=counts.tolist())
+        rows = np.fromiter((position[item] for item in targets.tolist()), dtype=np.int64)
+        columns = np.fromiter((position[item] for item in predictions.tolist()), dtype=np.int64)
+        return cls.of_positions(rows, columns, labels)
+
+    @classmethod
+    def of_positions(
+        cls, targets: np.ndarray, predictions: np.ndarray, labels: list[int]
+    ) -> ConfusionMatrix:
+        """Return the confusion matrix of class positions (0..len(labels)-1) against targets."""
+        size = len(labels)
+        flat = np.bincount(targets * size + predictions, minlength=size * size)
+        return cls(labels=list(labels), counts=flat.reshape(size, size).tolist())
+
+    def macro_scores(self) -> tuple[float, float, float]:
+        """Return macro-averaged (precision, recall, F1) over every label; 0 where undefined."""
+        counts = np.asarray(self.counts, dtype=np.float64)
+        true_positives = np.diag(counts)
+        predicted = counts.sum(axis=0)
+        actual = counts.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            precision = np.where(predicted > 0, true_positives / predicted, 0.0)
+            recall = np.where(actual > 0, true_positives / actual, 0.0)
+            both = predicted + actual
+            f1 = np.where(both > 0, 2 * true_positives / both, 0.0)
+        return float(precision.mean()), float(recall.mean()), float(f1.mean())
 
     def to_document(self) -> dict[str, Any]:
         """Return the canonical document form."""

@@ -24,7 +24,6 @@ What `train` does, exactly:
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import random
@@ -35,7 +34,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.metrics import precision_recall_fscore_support
 from torch.nn import functional
 
 from ..errors import StateError, ValidationError
@@ -53,13 +51,14 @@ from ..model import (
 )
 from .datasets import LoadedDataset, Split, Splits
 from .learners import build_learner, layer_configurations, layers_of, load_layers, weights
+from .state import decode_state, encode_state
 
 logger = logging.getLogger(__name__)
 
 OUTCOME_STATUSES = ("completed", "stopped_early", "failed", "paused")
 # Rows evaluated at once; bounds memory for large splits without changing any result.
 EVALUATION_CHUNK = 8192
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 class EarlyStopping:
@@ -235,7 +234,7 @@ class _Run:
                 "learner %s warm-started from snapshot of epoch %d", self.learner.id, snapshot.epoch
             )
             return
-        state = torch.load(io.BytesIO(state_tensor.values), weights_only=True)
+        state = decode_state(state_tensor.values)
         if state.get("version") != STATE_VERSION or state["epoch"] != snapshot.epoch:
             raise ValidationError(
                 "start_from.training_state", state.get("version"), f"version {STATE_VERSION}"
@@ -244,8 +243,8 @@ class _Run:
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.stopping.load_state_dict(state["early_stopping"])
-        random.setstate(_python_state(state["rng"]["python"]))
-        np.random.set_state(_numpy_state(state["rng"]["numpy"]))
+        random.setstate(state["rng"]["python"])
+        np.random.set_state(state["rng"]["numpy"])
         torch.set_rng_state(state["rng"]["torch"])
         self.generator.set_state(state["generator"])
         self.order.set_state(state["batch_order"])
@@ -370,18 +369,16 @@ class _Run:
         labels = self.data.dataset.labels
         predicted = outputs.argmax(dim=1).cpu().numpy()
         true = targets.cpu().numpy()
-        precision, recall, f1, _ = precision_recall_fscore_support(
-            true, predicted, labels=list(range(len(labels))), average="macro", zero_division=0
-        )
-        label_of = np.asarray(labels)
+        matrix = ConfusionMatrix.of_positions(true, predicted, labels)
+        precision, recall, f1 = matrix.macro_scores()
         return Performance(
             split=split,
             loss=loss,
             accuracy=float((predicted == true).mean()),
-            precision=float(precision),
-            recall=float(recall),
-            f1=float(f1),
-            confusion_matrix=ConfusionMatrix.of(label_of[true], label_of[predicted], labels),
+            precision=precision,
+            recall=recall,
+            f1=f1,
+            confusion_matrix=matrix,
         )
 
     def _failure(
@@ -445,7 +442,6 @@ class _Run:
                     for layer in layers
                 },
             }
-        legacy = np.random.get_state()
         state = {
             "version": STATE_VERSION,
             "epoch": epoch,
@@ -455,16 +451,14 @@ class _Run:
             "early_stopping": self.stopping.state_dict(),
             "rng": {
                 "python": random.getstate(),
-                "numpy": [legacy[0], legacy[1].tolist(), *legacy[2:]],
+                "numpy": np.random.get_state(),
                 "torch": torch.get_rng_state(),
             },
             "generator": self.generator.get_state(),
             "batch_order": self.order.get_state(),
             "best": best,
         }
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        return Tensor.of_bytes("training_state", buffer.getvalue())
+        return Tensor.of_bytes("training_state", encode_state(state))
 
     def _progress(self, performance: LearnerPerformance, elapsed: float) -> dict[str, float]:
         return {
@@ -534,16 +528,6 @@ def _layers(
         )
         for configuration in configurations
     ]
-
-
-def _python_state(saved: Any) -> tuple:
-    version, internal, gauss = saved
-    return version, tuple(internal), gauss
-
-
-def _numpy_state(saved: list) -> tuple:
-    name, keys, position, has_gauss, cached = saved
-    return name, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached
 
 
 __all__ = [
