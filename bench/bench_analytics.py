@@ -1,12 +1,14 @@
 """Time top-k, hyper-parameters, coalesce and reduce on an experiment of the paper's scale.
 
-    python bench/bench_analytics.py                      # mongomock
+    python bench/bench_analytics.py                      # POL's embedded engine
+    python bench/bench_analytics.py --db mongodb://127.0.0.1:27017/   # a MongoDB server
     python bench/bench_analytics.py --factory mymodule:make_db --learners 180 --epochs 222
 
 `--factory` names a callable that takes no argument and returns an empty pymongo Database
-(or anything with the same find/aggregate/insert_many API), so the same run can time a
-real MongoDB, a wire-protocol server or an embedded engine. The defaults give 180 learners
-and 39,960 snapshots (no layers), as in the paper's Table 2.
+(or anything with the same find/aggregate/insert_many API), such as `bench_analytics:
+mongomock_db`. The defaults give 180 learners and 39,960 snapshots, as in the paper's
+Table 2; each snapshot holds the performance on three splits and the metadata of a
+two-layer learner's tensors (their values live apart, as in POL's store).
 """
 
 from __future__ import annotations
@@ -35,10 +37,13 @@ from pol.model import (
     HyperParamSearchSpace,
     Indices,
     IntBound,
+    Layer,
+    LayerConfiguration,
     Learner,
     LearnerPerformance,
     Performance,
     Snapshot,
+    Tensor,
 )
 from pol.model.ids import new_id
 
@@ -54,6 +59,15 @@ PAPER_SPACE = HyperParamSearchSpace(
 )
 
 
+def embedded_db() -> Any:
+    """Return an empty database of POL's embedded engine, in a temporary directory."""
+    import tempfile
+
+    from pol.store.embedded import EmbeddedClient
+
+    return EmbeddedClient(tempfile.mkdtemp(prefix="pol-bench-"))["pol_bench"]
+
+
 def mongomock_db() -> Any:
     """Return an empty mongomock database."""
     return mongomock.MongoClient(tz_aware=True)["pol_bench"]
@@ -62,6 +76,12 @@ def mongomock_db() -> Any:
 def fill_paper_scale(db: Any, learners: int, epochs: int, seed: int = 7) -> str:
     """Insert one experiment of `learners` learners with `epochs` snapshots each; return its id."""
     rng = np.random.default_rng(seed)
+    layers = [
+        Layer(LayerConfiguration(index, f"hidden_{index}", "rnn", 10, 10, "relu"),
+              [Tensor.from_numpy(name, rng.standard_normal((10, 10)).astype(np.float32))
+               for name in ("weights", "biases", "weights_hh", "biases_hh")])
+        for index in range(2)
+    ]
     experiment = Experiment(
         name="bench",
         dataset=Dataset("sensors", "sensors.csv", 100, ["x"], "y", "regression"),
@@ -86,6 +106,7 @@ def fill_paper_scale(db: Any, learners: int, epochs: int, seed: int = 7) -> str:
                     valid=Performance("valid", loss=floor + 1.0 / (epoch + 1), mse=floor),
                     test=Performance("test", loss=floor + 1.1 / (epoch + 1), mse=floor),
                 ),
+                layers=layers,
             ).to_document()
             for epoch in range(epochs)
         ]
@@ -112,7 +133,7 @@ def _random_learner(rng: np.random.Generator, experiment_id: str) -> Learner:
 
 
 def run(
-    db_factory: Callable[[], Any] = mongomock_db,
+    db_factory: Callable[[], Any] = embedded_db,
     *,
     learners: int = 180,
     epochs: int = 222,
@@ -154,13 +175,20 @@ def _factory(spec: str) -> Callable[[], Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--factory", help="module:callable returning an empty Database")
+    parser.add_argument("--db", help="MongoDB URI; a database pol_bench_analytics is used")
     parser.add_argument("--learners", type=int, default=180)
     parser.add_argument("--epochs", type=int, default=222)
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--no-indexes", action="store_true", help="create no indexes first")
     arguments = parser.parse_args()
 
-    factory = _factory(arguments.factory) if arguments.factory else mongomock_db
+    factory = _factory(arguments.factory) if arguments.factory else embedded_db
+    if arguments.db:
+        from pymongo import MongoClient
+
+        client = MongoClient(arguments.db, tz_aware=True)
+        client.drop_database("pol_bench_analytics")
+        factory = lambda: client["pol_bench_analytics"]  # noqa: E731
     timings = run(
         factory,
         learners=arguments.learners,
