@@ -14,6 +14,7 @@ from .ids import hex_id, object_id
 from .layer import Layer
 from .performance import LearnerPerformance
 
+REQUESTS = ("pause", "cancel")
 STATUSES = ("queued", "running", "paused", "completed", "stopped_early", "failed", "cancelled")
 # Statuses a learner never leaves by itself.
 FINISHED = ("completed", "stopped_early", "failed", "cancelled")
@@ -30,6 +31,11 @@ class Learner:
     `best_epoch` is the zero-based epoch of the lowest validation loss so far.
     `indices` is None when the learner uses its experiment's split (the usual case), so the
     row indices are stored once per experiment rather than once per learner.
+    A fork records the learner and epoch it started from in `parent_learner_id` and
+    `parent_epoch`. `generation` counts roll-backs (see Snapshot). `request` is what a user
+    asked of a running learner ("pause" or "cancel"), honoured at its next snapshot.
+    `worker` holds the claim on a running learner until `lease_expires_at`; `claims`
+    counts how often it was claimed.
     """
 
     experiment_id: str
@@ -52,6 +58,13 @@ class Learner:
     created_at: dt.datetime = field(default_factory=now)
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
+    parent_learner_id: str | None = None
+    parent_epoch: int | None = None
+    generation: int = 0
+    request: str | None = None
+    worker: str | None = None
+    lease_expires_at: dt.datetime | None = None
+    claims: int = 0
     id: str | None = None
 
     def __post_init__(self) -> None:
@@ -88,6 +101,16 @@ class Learner:
             "created_at": self.created_at,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "parent_learner_id": (
+                object_id("parent_learner_id", self.parent_learner_id)
+                if self.parent_learner_id else None
+            ),
+            "parent_epoch": self.parent_epoch,
+            "generation": self.generation,
+            "request": self.request,
+            "worker": self.worker,
+            "lease_expires_at": self.lease_expires_at,
+            "claims": self.claims,
         }
         if self.id is not None:
             document["_id"] = object_id("id", self.id)
@@ -119,4 +142,11 @@ class Learner:
             created_at=document.get("created_at") or now(),
             started_at=document.get("started_at"),
             finished_at=document.get("finished_at"),
+            parent_learner_id=hex_id(document.get("parent_learner_id")),
+            parent_epoch=document.get("parent_epoch"),
+            generation=document.get("generation", 0),
+            request=document.get("request"),
+            worker=document.get("worker"),
+            lease_expires_at=document.get("lease_expires_at"),
+            claims=document.get("claims", 0),
         )

@@ -15,11 +15,15 @@ from .tensor import Tensor
 
 @dataclass
 class Snapshot:
-    """Everything about a learner after `epoch` (zero-based) epochs of training.
+    """Everything about a learner at the end of epoch `epoch` (zero-based), or inside it.
 
     `training_state` is a serialized blob (a Tensor of uint8 bytes) holding the optimiser,
     scheduler, early-stopping and random-number-generator states needed to continue.
-    A (learner, epoch) pair names at most one snapshot; it is never overwritten.
+    `batch` is None for a snapshot at the end of an epoch (which has the performance on
+    every split); a snapshot taken inside an epoch has the number of that epoch's batches
+    done, and no performance. `generation` counts the learner's roll-backs: rolling back
+    marks later snapshots `superseded` and writes new ones in the next generation. A
+    (learner, generation, epoch, batch) names at most one snapshot; none is overwritten.
     """
 
     learner_id: str
@@ -30,9 +34,16 @@ class Snapshot:
     performance: LearnerPerformance
     layers: list[Layer] = field(default_factory=list)
     training_state: Tensor | None = None
+    batch: int | None = None
+    generation: int = 0
     superseded: bool = False
     created_at: dt.datetime = field(default_factory=now)
     id: str | None = None
+
+    @property
+    def end_of_epoch(self) -> bool:
+        """Return True for a snapshot taken when its epoch was complete."""
+        return self.batch is None
 
     def tensors(self) -> list[Tensor]:
         """Return every tensor of the snapshot: the layers' and the training state."""
@@ -52,6 +63,8 @@ class Snapshot:
             "performance": self.performance.to_document(),
             "layers": [layer.to_document() for layer in self.layers],
             "training_state": self.training_state.metadata() if self.training_state else None,
+            "batch": self.batch,
+            "generation": self.generation,
             "superseded": self.superseded,
             "created_at": self.created_at,
         }
@@ -73,6 +86,8 @@ class Snapshot:
             performance=LearnerPerformance.from_document(document.get("performance")),
             layers=[Layer.from_document(item) for item in document.get("layers", [])],
             training_state=Tensor.from_metadata(state) if state else None,
+            batch=document.get("batch"),
+            generation=document.get("generation", 0),
             superseded=bool(document.get("superseded", False)),
             created_at=document.get("created_at") or now(),
         )
