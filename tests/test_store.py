@@ -110,10 +110,21 @@ def test_a_snapshot_is_never_overwritten(store):
     learner = new_learners(store, experiment)[0]
     store.write_snapshot(snapshot_of(learner, 0, loss=0.5))
 
-    with pytest.raises(ConflictError, match="already has a snapshot of epoch 0"):
+    with pytest.raises(ConflictError, match="already has a different snapshot of epoch 0"):
         store.write_snapshot(snapshot_of(learner, 0, loss=0.1))
 
     assert store.snapshot(learner.id, 0).performance.valid.loss == 0.5
+    assert store.snapshots.count_documents({}) == 1
+
+
+def test_writing_the_same_snapshot_again_changes_nothing(store):
+    experiment = new_experiment(store)
+    learner = new_learners(store, experiment)[0]
+    first = store.write_snapshot(snapshot_of(learner, 0, loss=0.3))
+
+    again = store.write_snapshot(snapshot_of(learner, 0, loss=0.3))
+
+    assert again.id == first.id
     assert store.snapshots.count_documents({}) == 1
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Self
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -15,7 +15,7 @@ from ..errors import ConflictError, NotFoundError, StateError, ValidationError
 from ..model import Experiment, Layer, Learner, LearnerPerformance, Snapshot, Tensor
 from ..model._normalise import now
 from ..model.ids import object_id
-from ..model.learner import STATUSES
+from ..model.learner import FINISHED, STATUSES
 from ..model.tensor import checksum
 
 logger = logging.getLogger(__name__)
@@ -31,9 +31,15 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ([("experiment_id", ASCENDING), ("status", ASCENDING)], {}),
         ([("experiment_id", ASCENDING), ("configuration", ASCENDING), ("run", ASCENDING)], {}),
         ([("status", ASCENDING), ("created_at", ASCENDING)], {}),
+        ([("parent_learner_id", ASCENDING)], {}),
     ],
     "snapshots": [
-        ([("learner_id", ASCENDING), ("epoch", ASCENDING)], {"unique": True}),
+        (
+            [("learner_id", ASCENDING), ("generation", ASCENDING), ("epoch", ASCENDING),
+             ("batch", ASCENDING)],
+            {"unique": True},
+        ),
+        ([("learner_id", ASCENDING), ("superseded", ASCENDING), ("updates", DESCENDING)], {}),
         ([("experiment_id", ASCENDING), ("learner_id", ASCENDING)], {}),
     ],
     "tensor_chunks": [([("checksum", ASCENDING), ("n", ASCENDING)], {})],
@@ -60,7 +66,7 @@ class Store:
         if self.client is not None:
             self.client.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -142,20 +148,26 @@ class Store:
     def claim_learner(
         self, worker: str, *, experiment_id: str | None = None, lease_seconds: float = 60.0
     ) -> Learner | None:
-        """Atomically take the oldest queued learner for `worker`; None when none is queued."""
-        query: dict[str, Any] = {"status": "queued"}
+        """Atomically take the oldest queued learner for `worker`; None when none is queued.
+
+        A running learner whose lease has expired (its worker died or lost the store) is
+        queued again first, so it can be taken like any other.
+        """
+        scope: dict[str, Any] = {}
         if experiment_id is not None:
-            query["experiment_id"] = object_id("experiment_id", experiment_id)
+            scope["experiment_id"] = object_id("experiment_id", experiment_id)
+        self._requeue_expired(scope)
         moment = now()
         document = self.learners.find_one_and_update(
-            query,
+            {**scope, "status": "queued"},
             {
                 "$set": {
                     "status": "running",
                     "worker": worker,
                     "lease_expires_at": moment + dt.timedelta(seconds=lease_seconds),
                     "started_at": moment,
-                }
+                },
+                "$inc": {"claims": 1},
             },
             sort=[("status", 1), ("created_at", 1)],
             return_document=ReturnDocument.AFTER,
@@ -165,6 +177,20 @@ class Store:
         logger.info("learner %s claimed by %s", document["_id"], worker)
         return Learner.from_document(document)
 
+    def _requeue_expired(self, scope: dict[str, Any]) -> None:
+        while True:
+            document = self.learners.find_one_and_update(
+                {**scope, "status": "running", "lease_expires_at": {"$lt": now()}},
+                {"$set": {"status": "queued"}, "$unset": {"worker": "", "lease_expires_at": ""}},
+                projection={"worker": 1},
+            )
+            if document is None:
+                return
+            logger.warning(
+                "learner %s: the lease of %s expired; queued again to continue from its "
+                "latest snapshot", document["_id"], document.get("worker"),
+            )
+
     def renew_lease(self, learner_id: str, worker: str, lease_seconds: float = 60.0) -> bool:
         """Extend `worker`'s claim on a running learner; False when the claim was lost."""
         result = self.learners.update_one(
@@ -172,6 +198,29 @@ class Store:
             {"$set": {"lease_expires_at": now() + dt.timedelta(seconds=lease_seconds)}},
         )
         return result.matched_count == 1
+
+    def release_learner(self, learner_id: str, worker: str, status: str = "queued") -> bool:
+        """Give up `worker`'s claim, leaving the learner `status`; False if it held none."""
+        update: dict[str, Any] = {"status": status, "request": None}
+        if status in FINISHED:
+            update["finished_at"] = now()
+        result = self.learners.update_one(
+            {"_id": object_id("id", learner_id), "worker": worker, "status": "running"},
+            {"$set": update, "$unset": {"worker": "", "lease_expires_at": ""}},
+        )
+        if result.matched_count:
+            logger.info("learner %s %s by %s", learner_id, status, worker)
+        return result.matched_count == 1
+
+    def claim_state(self, learner_id: str, worker: str) -> str | None:
+        """Return what a running learner's worker must do: None, "pause", "cancel" or "lost"."""
+        document = self.learners.find_one(
+            {"_id": object_id("id", learner_id)}, projection={"worker": 1, "status": 1,
+                                                              "request": 1}
+        )
+        if document is None or document.get("worker") != worker or document["status"] != "running":
+            return "lost"
+        return document.get("request")
 
     def set_status(
         self,
@@ -212,11 +261,18 @@ class Store:
         performance: LearnerPerformance,
         layers: list[Layer],
         best_epoch: int | None,
-    ) -> None:
-        """Record a learner's final status, its performance and layers at the best epoch."""
+        worker: str | None = None,
+    ) -> bool:
+        """Record a learner's final status, its performance and layers at the best epoch.
+
+        With `worker`, only while that worker holds the claim; returns False otherwise.
+        """
         self.put_tensors(tensor for layer in layers for tensor in layer.tensors)
-        self.learners.update_one(
-            {"_id": object_id("id", learner_id)},
+        query: dict[str, Any] = {"_id": object_id("id", learner_id)}
+        if worker is not None:
+            query["worker"] = worker
+        result = self.learners.update_one(
+            query,
             {
                 "$set": {
                     "status": status,
@@ -226,42 +282,57 @@ class Store:
                     "best_epoch": best_epoch,
                     "trained": status in ("completed", "stopped_early"),
                     "finished_at": now(),
+                    "request": None,
                 },
                 "$unset": {"worker": "", "lease_expires_at": ""},
             },
         )
+        if not result.matched_count:
+            logger.warning("learner %s: %s no longer holds it; its result is dropped",
+                           learner_id, worker)
+            return False
         logger.info("learner %s %s%s", learner_id, status, f": {reason}" if reason else "")
+        return True
 
     # Snapshots
 
     def write_snapshot(self, snapshot: Snapshot) -> Snapshot:
-        """Store a snapshot and its tensors; raise ConflictError if its epoch is already stored."""
+        """Store a snapshot and its tensors, once.
+
+        Writing a snapshot that is already stored with the same updates and tensors (a
+        worker that lost its claim repeating what its successor wrote) changes nothing;
+        a different one at the same place raises ConflictError.
+        """
         self.put_tensors(snapshot.tensors())
         document = snapshot.to_document()
         document.pop("_id", None)
         try:
             snapshot.id = str(self.snapshots.insert_one(document).inserted_id)
         except DuplicateKeyError:
+            stored = Snapshot.from_document(self.snapshots.find_one(_place(snapshot)))
+            if _same_training(stored, snapshot):
+                snapshot.id = stored.id
+                return snapshot
+            where = f"epoch {snapshot.epoch}" + (
+                f" batch {snapshot.batch}" if snapshot.batch is not None else "")
             raise ConflictError(
-                f"learner {snapshot.learner_id} already has a snapshot of epoch {snapshot.epoch}",
+                f"learner {snapshot.learner_id} already has a different snapshot of {where}",
                 field="epoch",
             ) from None
+        progress: dict[str, Any] = {"updates": snapshot.updates}
+        if snapshot.end_of_epoch:
+            progress["epochs"] = snapshot.epoch + 1
+            progress["performance"] = snapshot.performance.to_document()
         self.learners.update_one(
-            {"_id": object_id("learner_id", snapshot.learner_id)},
-            {
-                "$set": {
-                    "epochs": snapshot.epoch + 1,
-                    "updates": snapshot.updates,
-                    "performance": snapshot.performance.to_document(),
-                },
-            },
+            {"_id": object_id("learner_id", snapshot.learner_id)}, {"$set": progress}
         )
         return snapshot
 
     def snapshot(self, learner_id: str, epoch: int, *, values: bool = False) -> Snapshot:
-        """Return the learner's snapshot of `epoch`; with `values`, its tensors' values too."""
+        """Return the learner's current end-of-epoch snapshot of `epoch` (values if asked)."""
         document = self.snapshots.find_one(
-            {"learner_id": object_id("learner_id", learner_id), "epoch": epoch}
+            {"learner_id": object_id("learner_id", learner_id), "superseded": False,
+             "epoch": epoch, "batch": None}
         )
         if document is None:
             raise NotFoundError("snapshot", f"of learner {learner_id} at epoch {epoch}", field="epoch")
@@ -269,9 +340,10 @@ class Store:
         return self.load_snapshot_values(snapshot) if values else snapshot
 
     def latest_snapshot(self, learner_id: str, *, values: bool = False) -> Snapshot | None:
-        """Return the learner's snapshot of its highest epoch, or None before the first."""
+        """Return the learner's latest current snapshot (mid-epoch ones too), or None."""
         document = self.snapshots.find_one(
-            {"learner_id": object_id("learner_id", learner_id)}, sort=[("epoch", DESCENDING)]
+            {"learner_id": object_id("learner_id", learner_id), "superseded": False},
+            sort=[("updates", DESCENDING), ("epoch", DESCENDING)],
         )
         if document is None:
             return None
@@ -279,9 +351,19 @@ class Store:
         return self.load_snapshot_values(snapshot) if values else snapshot
 
     def snapshots_of(
-        self, learner_id: str, *, first_epoch: int | None = None, last_epoch: int | None = None
+        self,
+        learner_id: str,
+        *,
+        first_epoch: int | None = None,
+        last_epoch: int | None = None,
+        superseded: bool = False,
+        mid_epoch: bool = False,
     ) -> list[Snapshot]:
-        """Return the learner's snapshots in epoch order, within an inclusive epoch range."""
+        """Return the learner's end-of-epoch snapshots in epoch order, within an epoch range.
+
+        `superseded` adds those a roll-back replaced; `mid_epoch` adds those taken inside
+        an epoch. The order is (epoch, batch, generation), end of epoch last.
+        """
         query: dict[str, Any] = {"learner_id": object_id("learner_id", learner_id)}
         epochs: dict[str, int] = {}
         if first_epoch is not None:
@@ -290,8 +372,22 @@ class Store:
             epochs["$lte"] = last_epoch
         if epochs:
             query["epoch"] = epochs
-        cursor = self.snapshots.find(query, sort=[("epoch", ASCENDING)])
-        return [Snapshot.from_document(document) for document in cursor]
+        if not superseded:
+            query["superseded"] = False
+        if not mid_epoch:
+            query["batch"] = None
+        documents = list(self.snapshots.find(query))
+        documents.sort(key=lambda item: (item["epoch"], item.get("batch") is None,
+                                         item.get("batch") or 0, item.get("generation", 0)))
+        return [Snapshot.from_document(document) for document in documents]
+
+    def forks_of(self, learner_id: str) -> list[Learner]:
+        """Return the learners forked from this one, oldest first."""
+        cursor = self.learners.find(
+            {"parent_learner_id": object_id("learner_id", learner_id)},
+            sort=[("created_at", ASCENDING), ("_id", ASCENDING)],
+        )
+        return [Learner.from_document(document) for document in cursor]
 
     def load_snapshot_values(self, snapshot: Snapshot) -> Snapshot:
         """Return `snapshot` with the values of every tensor read from the store."""
@@ -356,6 +452,27 @@ class Store:
             stats=tensor.stats,
             summarise=tensor.stats is not None,
         )
+
+
+def _place(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "learner_id": object_id("learner_id", snapshot.learner_id),
+        "generation": snapshot.generation,
+        "epoch": snapshot.epoch,
+        "batch": snapshot.batch,
+    }
+
+
+def _same_training(first: Snapshot, second: Snapshot) -> bool:
+    def checksums(snapshot: Snapshot) -> list[str]:
+        return [tensor.checksum for layer in snapshot.layers for tensor in layer.tensors]
+
+    # repr, not ==, so that NaN metrics compare equal to themselves.
+    return (
+        first.updates == second.updates
+        and checksums(first) == checksums(second)
+        and repr(first.performance.to_document()) == repr(second.performance.to_document())
+    )
 
 
 def _chunk_id(tensor_checksum: str, n: int) -> str:
