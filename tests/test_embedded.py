@@ -484,3 +484,105 @@ def test_insert_many_accepts_duplicates_across_collections(client):
     client.pol.drop_collection("a")
     assert client.pol.list_collection_names() == ["b"]
     assert bson.ObjectId.is_valid(str(client.pol.c.insert_one({}).inserted_id))
+
+
+def _random_value(rng, depth: int = 0):
+    """A value of one of the types a query meets in stored documents, arrays included."""
+    scalars = [
+        lambda: rng.choice([0, 1, -1, 2, 7, 2**40]),
+        lambda: rng.choice([0.0, -0.0, 0.5, 1.0, 2.5, math.nan, math.inf, -math.inf]),
+        lambda: Int64(rng.choice([1, 2, 2**40])),
+        lambda: rng.choice(["", "a", "b", "ab", "B"]),
+        lambda: rng.choice([True, False]),
+        lambda: None,
+        lambda: ObjectId(f"{rng.randrange(3):024x}"),
+        lambda: dt.datetime(2024, 1, rng.randrange(1, 4), tzinfo=UTC),
+        lambda: bson.Decimal128(str(rng.choice([1, 2]))),
+        lambda: rng.choice([b"", b"x"]),
+    ]
+    kind = rng.random()
+    if depth < 2 and kind < 0.2:
+        return {key: _random_value(rng, depth + 1) for key in rng.sample("abc", rng.randrange(3))}
+    if depth < 2 and kind < 0.3:
+        return [_random_value(rng, depth + 1) for _ in range(rng.randrange(3))]
+    return rng.choice(scalars)()
+
+
+def _random_condition(rng):
+    """A field condition: plain values, the operators compiled directly, and others."""
+    value = _random_value(rng, depth=2)
+    values = [_random_value(rng, depth=2) for _ in range(rng.randrange(3))]
+    conditions = [
+        lambda: value,
+        lambda: {"$eq": value},
+        lambda: {"$ne": value},
+        lambda: {rng.choice(["$gt", "$gte", "$lt", "$lte"]): value},
+        lambda: {"$gt": -math.inf, "$lt": math.inf},
+        lambda: {"$gte": value, "$ne": _random_value(rng, depth=2)},
+        lambda: {"$in": values},
+        lambda: {"$nin": values},
+        lambda: {"$exists": rng.choice([True, False, 0, 1])},
+        lambda: {"$ne": True},
+        lambda: {"$size": rng.randrange(3)},
+        lambda: {"$regex": "^a"},
+        lambda: {"$not": {"$gt": 1}},
+        lambda: {"$elemMatch": {"$gt": 0}},
+        lambda: {"a": 1},
+        lambda: values,
+    ]
+    return rng.choice(conditions)()
+
+
+def _random_query(rng, depth: int = 0) -> dict:
+    query = {}
+    for _ in range(rng.randrange(1, 3)):
+        if depth < 1 and rng.random() < 0.15:
+            clauses = [_random_query(rng, depth + 1) for _ in range(rng.randrange(1, 3))]
+            query[rng.choice(["$and", "$or", "$nor"])] = clauses
+        else:
+            path = rng.choice(["a", "b", "a.b", "a.c", "a.b.c", "a.0", "b.1.a", "z"])
+            query[path] = _random_condition(rng)
+    return query
+
+
+def _outcome(check, query, document):
+    try:
+        return bool(check(query, document))
+    except (OperationFailure, TypeError, ValueError) as error:  # both sides must fail alike
+        return type(error).__name__
+
+
+def test_compiled_queries_agree_with_mongomocks_matcher_on_generated_cases():
+    import random
+
+    from pol.store._embedded.documents import matches
+    from pol.store._embedded.matching import compile_query
+
+    rng = random.Random(20240607)
+    compiled = lambda query, document: compile_query(query)(document)
+    for _ in range(20_000):
+        document = {key: _random_value(rng) for key in rng.sample("abz", rng.randrange(4))}
+        query = _random_query(rng)
+        expected = _outcome(matches, query, document)
+        assert _outcome(compiled, query, document) == expected, (query, document)
+
+
+def test_compiled_range_and_negation_read_missing_null_and_nan_like_mongodb(db):
+    db.runs.insert_many(
+        [
+            {"_id": 1, "m": {"loss": 0.5}, "superseded": False},
+            {"_id": 2, "m": {"loss": math.nan}},
+            {"_id": 3, "m": {"loss": None}, "superseded": True},
+            {"_id": 4, "m": 7},
+            {"_id": 5, "m": {"loss": math.inf}},
+            {"_id": 6},
+            {"_id": 7, "m": {"loss": -2}},
+        ]
+    )
+    finite = {"$gt": -math.inf, "$lt": math.inf}
+    assert sorted(d["_id"] for d in db.runs.find({"m.loss": finite})) == [1, 7]
+    current = {"superseded": {"$ne": True}}
+    assert sorted(d["_id"] for d in db.runs.find(current)) == [1, 2, 4, 5, 6, 7]
+    null_or_missing = {"m.loss": None, "_id": {"$ne": 4}}
+    assert sorted(d["_id"] for d in db.runs.find(null_or_missing)) == [3, 6]
+    assert sorted(d["_id"] for d in db.runs.find({"m.loss": {"$exists": False}})) == [4, 6]

@@ -70,6 +70,7 @@ from ._embedded.documents import (
     upsert_seed,
     validate_update,
 )
+from ._embedded.matching import compile_query, query_fields
 from ._embedded.ordering import hashable, sort_key
 from ._embedded.pipeline import run_pipeline, sort_documents
 
@@ -133,6 +134,34 @@ def _index_fields(keys: Any) -> list[tuple[str, int]]:
     return pairs
 
 
+def _included_fields(projection: Any) -> set[str] | None:
+    """Return the top-level fields an inclusion projection keeps, or None if it may keep any."""
+    if not isinstance(projection, Mapping):
+        return None
+    fields = {"_id"}  # kept unless the projection says otherwise
+    for path, flag in projection.items():
+        if path == "_id":
+            if flag not in (0, 1):  # False and True are 0 and 1
+                return None
+            if not flag:
+                fields.discard("_id")
+            continue
+        if flag is not True and not (type(flag) is int and flag == 1):
+            return None
+        if not isinstance(path, str) or path.startswith("$") or not all(path.split(".")):
+            return None
+        fields.add(path.split(".", 1)[0])
+    return fields if any(path != "_id" for path in projection) else None
+
+
+def _fields_to_decode(fields: set[str], query: Mapping, sort: list) -> set[str] | None:
+    """Return `fields` plus those `query` and `sort` read, or None if the query may read any."""
+    read = query_fields(query)
+    if read is None:
+        return None
+    return fields | read | {path.split(".", 1)[0] for path, _ in sort}
+
+
 class EmbeddedClient:
     """A pymongo-like client over a data directory; safe across threads and processes."""
 
@@ -184,9 +213,11 @@ class EmbeddedClient:
             raise
         conn.execute("COMMIT")
 
-    def _decode(self, body: bytes) -> dict:
+    def _decode(self, body: bytes, fields: set[str] | None = None) -> dict:
         self.decoded_documents += 1
-        return storage.decode_document(body)
+        if fields is None:
+            return storage.decode_document(body)
+        return storage.decode_fields(body, fields)
 
     def __getitem__(self, name: str) -> Database:
         return Database(self, name)
@@ -334,7 +365,10 @@ class Cursor:
 
     def __next__(self) -> dict:
         if self._results is None:
-            documents = self._collection._find(self._query, self._sort, self._skip, self._limit)
+            fields = _included_fields(self._projection)
+            documents = self._collection._find(
+                self._query, self._sort, self._skip, self._limit, fields
+            )
             self._results = iter([project(d, self._projection) for d in documents])
         return next(self._results)
 
@@ -413,18 +447,28 @@ class Collection:
     # -- reads --------------------------------------------------------------------------------
 
     def _matching(
-        self, conn: sqlite3.Connection, query: dict, sort: list, stop_after: int = 0
+        self,
+        conn: sqlite3.Connection,
+        query: dict,
+        sort: list,
+        stop_after: int = 0,
+        fields: set[str] | None = None,
     ) -> list[tuple[int, dict]]:
-        """Return (doc_id, document) of matches, sorted; stop early only when unsorted."""
+        """Return (doc_id, document) of matches, sorted; stop early only when unsorted.
+
+        With `fields`, documents hold only those top-level fields (which must include
+        every field the query and sort read); the rest is never decoded.
+        """
         coll_id = self._coll_id(conn, create=False)
         if coll_id is None:
             return []
         plan = storage.plan_query(query, storage.load_indexes(conn, coll_id))
         logger.debug("query %r on %s: %s plan", query, self.full_name, plan.kind)
+        matcher = compile_query(query)
         found = []
         for doc_id, body in storage.candidate_rows(conn, coll_id, plan):
-            document = self._client._decode(body)
-            if matches(query, document):
+            document = self._client._decode(body, fields)
+            if matcher(document):
                 found.append((doc_id, document))
                 if stop_after and not sort and len(found) >= stop_after:
                     break
@@ -434,10 +478,15 @@ class Collection:
             found = [(position[id(d)], d) for d in documents]
         return found
 
-    def _find(self, query: dict, sort: list, skip: int, limit: int) -> list[dict]:
+    def _find(
+        self, query: dict, sort: list, skip: int, limit: int, fields: set[str] | None = None
+    ) -> list[dict]:
+        """Return the matches of `query` in `sort` order; with `fields`, only those fields."""
+        if fields is not None:
+            fields = _fields_to_decode(fields, query, sort)
         with self._client._transaction(write=False) as conn:
             stop_after = skip + limit if limit else 0
-            found = self._matching(conn, query, sort, stop_after)
+            found = self._matching(conn, query, sort, stop_after, fields)
         found = found[skip:]
         return [d for _, d in (found[:limit] if limit else found)]
 
@@ -500,7 +549,10 @@ class Collection:
         # A leading $match is answered by the planner, so it can use an index.
         if stages and isinstance(stages[0], Mapping) and list(stages[0]) == ["$match"]:
             query = _normalise_query(stages.pop(0)["$match"])
-        return CommandCursor(run_pipeline(self._find(query, [], 0, 0), stages))
+        # An inclusion $project next says which fields the rest of the pipeline can see.
+        following = stages[0] if stages and isinstance(stages[0], Mapping) else {}
+        fields = _included_fields(following.get("$project"))
+        return CommandCursor(run_pipeline(self._find(query, [], 0, 0, fields), stages))
 
     # -- writes -------------------------------------------------------------------------------
 

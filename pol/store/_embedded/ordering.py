@@ -104,6 +104,12 @@ def sort_key(value: Any) -> tuple:
 
 def field_sort_key(value: Any, descending: bool) -> tuple:
     """Return the sort key of a document field; arrays sort by their least or greatest element."""
+    kind = type(value)
+    # The common plain values first, with the keys sort_key gives them.
+    if (kind is float and not math.isnan(value)) or kind is int:
+        return (RANK_NUMBER, (1, value))
+    if kind is str:
+        return (RANK_STRING, value)
     if isinstance(value, (list, tuple)):
         if not value:
             return (RANK_NULL - 1,)  # an empty array sorts before null and missing

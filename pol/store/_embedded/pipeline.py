@@ -77,13 +77,21 @@ def _add_to_set(values: list[Any]) -> list:
     return list(seen.values())
 
 
+def _first(values: list[Any]) -> Any:
+    return None if not values or values[0] is MISSING else values[0]
+
+
+def _last(values: list[Any]) -> Any:
+    return None if not values or values[-1] is MISSING else values[-1]
+
+
 _ACCUMULATORS: dict[str, Callable[[list[Any]], Any]] = {
     "$sum": _sum,
     "$avg": _average,
     "$min": lambda values: _extreme(values, min),
     "$max": lambda values: _extreme(values, max),
-    "$first": lambda values: None if not values or values[0] is MISSING else values[0],
-    "$last": lambda values: None if not values or values[-1] is MISSING else values[-1],
+    "$first": _first,
+    "$last": _last,
     "$push": lambda values: [v for v in values if v is not MISSING],
     "$addToSet": _add_to_set,
 }
@@ -115,7 +123,9 @@ def _group(documents: Iterable[dict], spec: Mapping) -> list[dict]:
     for key, members in groups.values():
         result = {"_id": key}
         for field, (reduce, argument) in outputs.items():
-            result[field] = reduce([evaluate(argument, member) for member in members])
+            # $first and $last read one member; evaluating the others would change nothing.
+            read = members[:1] if reduce is _first else members[-1:] if reduce is _last else members
+            result[field] = reduce([evaluate(argument, member) for member in read])
         grouped.append(result)
     return grouped
 

@@ -11,12 +11,13 @@ import itertools
 import json
 import logging
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import bson
 from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
 from pymongo.errors import DocumentTooLarge, DuplicateKeyError
 
 from .documents import get_path, path_crosses_array
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BSON_SIZE = 16 * 1024 * 1024
 CODEC_OPTIONS = CodecOptions(tz_aware=True, tzinfo=dt.UTC)
+_RAW_CODEC_OPTIONS = CodecOptions(document_class=RawBSONDocument, tz_aware=True, tzinfo=dt.UTC)
 # An $in over several index fields expands into a product of seeks; past this, seek fewer.
 MAX_SEEKS = 256
 _AFTER_ALL_TAGS = b"\xff"  # every encoded value starts with a type tag below this byte
@@ -107,6 +109,27 @@ def encode_document(document: Mapping) -> bytes:
 def decode_document(body: bytes) -> dict:
     """Return the document stored as `body`."""
     return bson.decode(body, CODEC_OPTIONS)
+
+
+def decode_fields(body: bytes, fields: Collection[str]) -> dict:
+    """Return the top-level `fields` of the document stored as `body`, in stored order.
+
+    Only the top level is read at first: sub-documents stay undecoded bytes until
+    kept, so fields a query does not read cost a slice, not a decode.
+    """
+    return {
+        key: _decoded(value)
+        for key, value in RawBSONDocument(body, _RAW_CODEC_OPTIONS).items()
+        if key in fields
+    }
+
+
+def _decoded(value: Any) -> Any:
+    if isinstance(value, RawBSONDocument):
+        return bson.decode(value.raw, CODEC_OPTIONS)
+    if isinstance(value, list):
+        return [_decoded(item) for item in value]
+    return value
 
 
 def collection_id(conn: sqlite3.Connection, database: str, name: str, create: bool) -> int | None:
