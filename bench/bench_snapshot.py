@@ -61,7 +61,7 @@ def main() -> None:
         for _ in range(args.repeats):
             for way in seconds:
                 learner = demo_learner(store, loaded, indices, args.epochs)
-                writer = SnapshotWriter(store, learner.id, "bench")
+                writer = SnapshotWriter(store)
                 on_snapshot = {"plain": lambda snapshot: None, "built": lambda snapshot: None,
                                "written": store.write_snapshot, "writer": writer}[way]
                 started = time.perf_counter()

@@ -86,7 +86,7 @@ def queue_trials(
         configurations = draw_configurations(experiment.search_space, count, rng)
     else:
         configurations = grid_configurations(experiment.search_space)[:count]
-    first = _next_configuration(store, experiment_id)
+    first = next_configuration(store, experiment_id)
     learners = [
         Learner(
             experiment_id=experiment_id,
@@ -112,7 +112,8 @@ def _check_count(field: str, value: int) -> None:
         raise ValidationError(field, value, "an integer >= 1")
 
 
-def _next_configuration(store: Store, experiment_id: str) -> int:
+def next_configuration(store: Store, experiment_id: str) -> int:
+    """Return the number the experiment's next configuration gets."""
     last = store.learners.find_one(
         {"experiment_id": object_id("experiment_id", experiment_id)},
         sort=[("configuration", -1)],

@@ -1,4 +1,11 @@
-"""Trial workers: processes that claim queued learners from the store and train them."""
+"""Trial workers: processes that claim queued learners from the store and train them.
+
+A claim is a lease that the worker renews from a heartbeat thread. A worker that dies
+leaves a lease that expires; the next claim queues that learner again and any worker then
+continues it from its latest snapshot. A worker asks the store at each snapshot whether
+its learner was asked to pause or cancel, or claimed by another worker after its lease
+ran out; on SIGTERM it stops at the next snapshot and gives its learner back to the queue.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +14,19 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
-import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
+from .errors import ConflictError
 from .model import Learner, Snapshot
 from .store import Store, connect
 
 logger = logging.getLogger(__name__)
 
-LEASE_SECONDS = 120.0
+LEASE_SECONDS = 60.0
 POLL_SECONDS = 0.5
 
 
@@ -43,20 +51,16 @@ class SnapshotWriter:
     on the next hand-over or on `close`.
     """
 
-    def __init__(self, store: Store, learner_id: str, worker: str) -> None:
+    def __init__(self, store: Store, generation: int = 0) -> None:
         self.store = store
-        self.learner_id = learner_id
-        self.worker = worker
+        self.generation = generation
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pol-snapshot")
         self.pending: Future | None = None
 
     def __call__(self, snapshot: Snapshot) -> None:
         self.wait()
-        self.pending = self.executor.submit(self._write, snapshot)
-
-    def _write(self, snapshot: Snapshot) -> None:
-        self.store.write_snapshot(snapshot)
-        self.store.renew_lease(self.learner_id, self.worker, LEASE_SECONDS)
+        snapshot.generation = self.generation
+        self.pending = self.executor.submit(self.store.write_snapshot, snapshot)
 
     def wait(self) -> None:
         """Block until the snapshot in flight is stored; raise if its write failed."""
@@ -72,48 +76,99 @@ class SnapshotWriter:
             self.executor.shutdown(wait=True)
 
 
-def run_learner(store: Store, learner: Learner, worker: str, stop: Any = None) -> str:
-    """Train a claimed learner to its end, writing a snapshot every epoch; return its status.
+class Claim:
+    """A worker's hold on one running learner: its lease heartbeat and why it must stop."""
 
-    A learner that already has snapshots continues from its latest one.
+    def __init__(self, store: Store, learner: Learner, worker: str, lease_seconds: float,
+                 stop: Any) -> None:
+        self.store = store
+        self.learner = learner
+        self.worker = worker
+        self.lease_seconds = lease_seconds
+        self.stop = stop
+        self.reason: str | None = None
+        self.ended = threading.Event()
+        self.heartbeat = threading.Thread(target=self._beat, name="pol-heartbeat", daemon=True)
+
+    def __enter__(self) -> Self:
+        self.heartbeat.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.ended.set()
+        self.heartbeat.join()
+
+    def _beat(self) -> None:
+        while not self.ended.wait(self.lease_seconds / 3):
+            try:
+                if not self.store.renew_lease(self.learner.id, self.worker, self.lease_seconds):
+                    self.reason = "lost"
+                    return
+            except Exception:  # a store hiccup: the next beat tries again
+                logger.warning("learner %s: lease renewal failed", self.learner.id,
+                               exc_info=True)
+
+    def should_stop(self) -> bool:
+        """Return True when training must stop at this snapshot, remembering why."""
+        if self.reason is None and self.stop is not None and self.stop.is_set():
+            self.reason = "shutdown"
+        if self.reason is None:
+            self.reason = self.store.claim_state(self.learner.id, self.worker)
+        return self.reason is not None
+
+
+def run_learner(
+    store: Store,
+    learner: Learner,
+    worker: str,
+    stop: Any = None,
+    *,
+    lease_seconds: float = LEASE_SECONDS,
+) -> str:
+    """Train a claimed learner until it ends or must stop; return the status it is left in.
+
+    A learner that already has snapshots continues from its latest one; a fork without
+    snapshots starts from its parent's snapshot.
     """
+    from .lifecycle import start_snapshot
     from .training.datasets import load_dataset
     from .training.trainer import train
 
-    experiment = store.experiment(learner.experiment_id)
-    dataset = experiment.dataset
-    loaded = load_dataset(
-        dataset.name,
-        csv_path=dataset.source if dataset.name == "csv" else None,
-        target=dataset.target if dataset.name == "csv" else None,
-        window=dataset.window,
-    )
-    start_from = store.latest_snapshot(learner.id, values=True)
-    writer = SnapshotWriter(store, learner.id, worker)
-
-    logger.info("learner %s started by %s", learner.id, worker)
-    try:
+    with Claim(store, learner, worker, lease_seconds, stop) as claim:
+        writer = SnapshotWriter(store, learner.generation)
         try:
-            outcome = train(
-                learner,
-                loaded,
-                learner.indices or experiment.indices,
-                on_snapshot=writer,
-                should_stop=(lambda: stop.is_set()) if stop is not None else (lambda: False),
-                start_from=start_from,
-                snapshot_every=experiment.snapshot_every,
+            experiment = store.experiment(learner.experiment_id)
+            dataset = experiment.dataset
+            loaded = load_dataset(
+                dataset.name,
+                csv_path=dataset.source if dataset.name == "csv" else None,
+                target=dataset.target if dataset.name == "csv" else None,
+                window=dataset.window,
             )
-        finally:
-            writer.close()
-    except Exception as error:  # a failed trial must not take its worker down
-        reason = f"{type(error).__name__}: {error}"
-        logger.error("learner %s failed: %s\n%s", learner.id, reason, traceback.format_exc())
-        store.set_status(learner.id, "failed", reason=reason)
-        return "failed"
+            start_from = start_snapshot(store, learner)
+            logger.info("learner %s started by %s", learner.id, worker)
+            try:
+                outcome = train(
+                    learner,
+                    loaded,
+                    learner.indices or experiment.indices,
+                    on_snapshot=writer,
+                    should_stop=claim.should_stop,
+                    start_from=start_from,
+                    snapshot_every=experiment.snapshot_every,
+                )
+            finally:
+                writer.close()
+        except ConflictError as error:
+            logger.warning("learner %s: %s; %s stops it", learner.id, error, worker)
+            return "lost"
+        except Exception as error:  # a failed trial must not take its worker down
+            reason = f"{type(error).__name__}: {error}"
+            logger.exception("learner %s failed: %s", learner.id, reason)
+            store.release_learner(learner.id, worker, "failed", reason=reason)
+            return "failed"
     if outcome.status == "paused":
-        store.set_status(learner.id, "queued", expected=["running"])
-        logger.info("learner %s put back in the queue at epoch %s", learner.id, outcome.epochs)
-        return "queued"
+        return _stop(store, learner, worker, claim.reason, outcome.epochs)
     store.finish_learner(
         learner.id,
         status=outcome.status,
@@ -121,8 +176,17 @@ def run_learner(store: Store, learner: Learner, worker: str, stop: Any = None) -
         performance=outcome.performance,
         layers=outcome.layers,
         best_epoch=outcome.best_epoch,
+        worker=worker,
     )
     return outcome.status
+
+
+def _stop(store: Store, learner: Learner, worker: str, reason: str | None, epochs: int) -> str:
+    status = {"pause": "paused", "cancel": "cancelled", "lost": "lost"}.get(reason, "queued")
+    if status != "lost":
+        store.release_learner(learner.id, worker, status)
+    logger.info("learner %s %s after %d epochs (%s)", learner.id, status, epochs, reason)
+    return status
 
 
 def work(
@@ -132,6 +196,7 @@ def work(
     *,
     experiment_id: str | None = None,
     exit_when_idle: bool = False,
+    lease_seconds: float = LEASE_SECONDS,
 ) -> int:
     """Claim and train learners until `stop` is set (or the queue is empty); return the count."""
     store = address.connect()
@@ -139,33 +204,52 @@ def work(
     try:
         while not stop.is_set():
             learner = store.claim_learner(name, experiment_id=experiment_id,
-                                          lease_seconds=LEASE_SECONDS)
+                                          lease_seconds=lease_seconds)
             if learner is None:
                 if exit_when_idle:
                     break
                 stop.wait(POLL_SECONDS)
                 continue
-            run_learner(store, learner, name, stop)
+            run_learner(store, learner, name, stop, lease_seconds=lease_seconds)
             trained += 1
     finally:
         store.close()
     return trained
 
 
-def _work_in_process(address: StoreAddress, name: str, stop: Any, experiment_id: str | None,
-                     exit_when_idle: bool) -> None:
+def _work_in_process(address: StoreAddress, number: int, stop: Any, experiment_id: str | None,
+                     exit_when_idle: bool, lease_seconds: float) -> None:
     # The parent decides when workers stop; a Ctrl-C in the terminal reaches the parent only.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _limit_threads()
+    # SIGTERM to this process alone: finish at the next snapshot and give the learner back.
+    terminate = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: terminate.set())
     logging.basicConfig(level=logging.WARNING)
-    work(address, name, stop, experiment_id=experiment_id, exit_when_idle=exit_when_idle)
 
-
-def _limit_threads() -> None:
     import torch
 
     # One worker per core: each worker trains on one thread so workers do not compete.
     torch.set_num_threads(1)
+    name = f"{socket.gethostname()}:{os.getpid()}:{number}"
+    work(address, name, _Either(stop, terminate), experiment_id=experiment_id,
+         exit_when_idle=exit_when_idle, lease_seconds=lease_seconds)
+
+
+class _Either:
+    """Set when either of two events is set (the pool's stop, or this process's SIGTERM)."""
+
+    def __init__(self, first: Any, second: threading.Event) -> None:
+        self.first = first
+        self.second = second
+
+    def is_set(self) -> bool:
+        return self.first.is_set() or self.second.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.is_set() and time.monotonic() < deadline:
+            self.second.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+        return self.is_set()
 
 
 class WorkerPool:
@@ -178,15 +262,14 @@ class WorkerPool:
         *,
         experiment_id: str | None = None,
         exit_when_idle: bool = False,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         context = multiprocessing.get_context("spawn")
         self.stop = context.Event()
-        host = socket.gethostname()
         self.processes = [
             context.Process(
                 target=_work_in_process,
-                args=(address, f"{host}:{os.getpid()}:{n}", self.stop, experiment_id,
-                      exit_when_idle),
+                args=(address, n, self.stop, experiment_id, exit_when_idle, lease_seconds),
                 name=f"pol-worker-{n}",
                 daemon=True,
             )
@@ -204,7 +287,7 @@ class WorkerPool:
         """Return True while any worker process runs."""
         return any(process.is_alive() for process in self.processes)
 
-    def close(self, timeout: float = 30.0) -> None:
+    def close(self, timeout: float = 60.0) -> None:
         """Ask the workers to stop at their next snapshot and wait for them."""
         self.stop.set()
         deadline = time.monotonic() + timeout

@@ -199,9 +199,11 @@ class Store:
         )
         return result.matched_count == 1
 
-    def release_learner(self, learner_id: str, worker: str, status: str = "queued") -> bool:
+    def release_learner(
+        self, learner_id: str, worker: str, status: str = "queued", *, reason: str | None = None
+    ) -> bool:
         """Give up `worker`'s claim, leaving the learner `status`; False if it held none."""
-        update: dict[str, Any] = {"status": status, "request": None}
+        update: dict[str, Any] = {"status": status, "request": None, "failure_reason": reason}
         if status in FINISHED:
             update["finished_at"] = now()
         result = self.learners.update_one(
@@ -209,7 +211,8 @@ class Store:
             {"$set": update, "$unset": {"worker": "", "lease_expires_at": ""}},
         )
         if result.matched_count:
-            logger.info("learner %s %s by %s", learner_id, status, worker)
+            logger.info("learner %s %s by %s%s", learner_id, status, worker,
+                        f": {reason}" if reason else "")
         return result.matched_count == 1
 
     def claim_state(self, learner_id: str, worker: str) -> str | None:
