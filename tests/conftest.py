@@ -13,6 +13,7 @@ import uuid
 import pytest
 
 from pol.store import Store, connect
+from pol.worker import StoreAddress
 
 TEST_URI = os.environ.get("POL_TEST_MONGODB_URI")
 
@@ -30,6 +31,19 @@ def store(tmp_path) -> Store:
         store = connect(data_dir=tmp_path / "pol-data")
         yield store
         store.close()
+
+
+@pytest.fixture
+def address(tmp_path) -> StoreAddress:
+    """Return the address of an empty store that worker processes can connect to."""
+    if TEST_URI:
+        name = f"pol_test_{uuid.uuid4().hex[:12]}"
+        yield StoreAddress(uri=TEST_URI, database=name)
+        store = connect(TEST_URI, database=name)
+        store.client.drop_database(name)
+        store.close()
+    else:
+        yield StoreAddress(data_dir=str(tmp_path / "pol-data"))
 
 
 @pytest.fixture
