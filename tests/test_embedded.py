@@ -586,3 +586,47 @@ def test_compiled_range_and_negation_read_missing_null_and_nan_like_mongodb(db):
     null_or_missing = {"m.loss": None, "_id": {"$ne": 4}}
     assert sorted(d["_id"] for d in db.runs.find(null_or_missing)) == [3, 6]
     assert sorted(d["_id"] for d in db.runs.find({"m.loss": {"$exists": False}})) == [4, 6]
+
+
+def test_updates_copy_only_what_they_change_and_never_the_callers_values(client):
+    db = client.pol
+    performance = {"valid": {"loss": 0.5, "matrix": [[1, 2], [3, 4]]}}
+    db.runs.insert_many([{"_id": i, "k": 1, "p": {"old": [1]}, "tags": ["a"]} for i in range(3)])
+    db.runs.update_many({"k": 1}, {"$set": {"performance": performance}, "$push": {"tags": "b"}})
+    db.runs.update_one({"_id": 0}, {"$push": {"performance.valid.matrix": [5, 6]}})
+    db.runs.update_one({"_id": 1}, {"$rename": {"p": "q"}, "$push": {"q.old": 2}})
+    assert performance == {"valid": {"loss": 0.5, "matrix": [[1, 2], [3, 4]]}}
+    first, second, third = db.runs.find(sort=[("_id", 1)])
+    assert first["performance"]["valid"]["matrix"] == [[1, 2], [3, 4], [5, 6]]
+    assert second["performance"]["valid"]["matrix"] == [[1, 2], [3, 4]]
+    assert (second.get("p"), second["q"], third["p"]) == (None, {"old": [1, 2]}, {"old": [1]})
+    assert [run["tags"] for run in (first, second, third)] == [["a", "b"]] * 3
+
+
+def test_index_entries_follow_updates_of_parent_and_child_paths(client):
+    runs = client.pol.runs
+    runs.create_index([("m.loss", 1)])
+    runs.create_index([("epoch", 1)], unique=True)
+    runs.insert_many([{"_id": 1, "epoch": 1, "m": {"loss": 0.5}}, {"_id": 2, "epoch": 2}])
+    runs.update_one({"_id": 1}, {"$set": {"note": "kept"}})
+    runs.update_one({"_id": 2}, {"$set": {"m": {"loss": 0.1}}})
+    runs.update_one({"_id": 1}, {"$inc": {"m.loss": 1.0}})
+    runs.update_one({"_id": 1}, {"$rename": {"note": "epoch2"}})
+    with pytest.raises(DuplicateKeyError):
+        runs.update_one({"_id": 1}, {"$set": {"epoch": 2}})
+    assert [d["_id"] for d in runs.find({"m.loss": {"$lt": 1}})] == [2]
+    assert [d["_id"] for d in runs.find({"m.loss": 1.5})] == [1]
+    assert runs.find_one({"epoch": 1}, {"epoch2": 1}) == {"_id": 1, "epoch2": "kept"}
+
+
+def test_projected_reads_decode_only_the_fields_they_need(client):
+    runs = client.pol.runs
+    runs.insert_many([{"k": i % 3, "blob": b"x" * 1000, "m": {"a": i, "b": [i]}} for i in range(9)])
+    found = list(runs.find({"k": 1}, {"_id": 0, "m.b": 1}, sort=[("m.a", -1)]))
+    assert found == [{"m": {"b": [7]}}, {"m": {"b": [4]}}, {"m": {"b": [1]}}]
+    pipeline = [
+        {"$match": {"k": 2}},
+        {"$project": {"m.a": 1}},
+        {"$group": {"_id": None, "n": {"$sum": "$m.a"}}},
+    ]
+    assert list(runs.aggregate(pipeline)) == [{"_id": None, "n": 15}]

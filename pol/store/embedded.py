@@ -67,6 +67,7 @@ from ._embedded.documents import (
     matches,
     normalise_projection,
     project,
+    updated_paths,
     upsert_seed,
     validate_update,
 )
@@ -556,22 +557,23 @@ class Collection:
 
     # -- writes -------------------------------------------------------------------------------
 
-    def _prepare(self, document: Any) -> tuple[Mapping, bytes]:
+    def _prepare(self, document: Any) -> bytes:
         if not isinstance(document, Mapping):
             raise TypeError(f"document must be a mapping, got {type(document).__name__}")
         if "_id" not in document:
             document["_id"] = ObjectId()  # type: ignore[index]  # as pymongo, on the caller's dict
         if isinstance(document["_id"], (list, bson.regex.Regex)):
             raise WriteError(f"_id cannot be an array or regex, got {document['_id']!r}", 2)
-        body = storage.encode_document(document)
-        return storage.decode_document(body), body
+        return storage.encode_document(document)
 
     def insert_one(self, document: Any) -> InsertOneResult:
         """Insert `document`, giving it an ObjectId `_id` if it has none."""
-        stored, body = self._prepare(document)
+        body = self._prepare(document)
         with self._client._transaction(write=True) as conn:
             coll_id = self._coll_id(conn, create=True)
             indexes = storage.load_indexes(conn, coll_id)
+            # Storing needs only the fields that make up `_id` and the index keys.
+            stored = storage.decode_fields(body, storage.key_fields(indexes))
             storage.insert_document(conn, coll_id, indexes, stored, body, self.full_name)
         return InsertOneResult(stored["_id"], True)
 
@@ -581,20 +583,24 @@ class Collection:
         With `ordered`, documents before the first failing one stay written and the rest
         are skipped; without it, every document that can be written is.
         """
-        prepared = [self._prepare(document) for document in documents]
-        if not prepared:
+        bodies = [self._prepare(document) for document in documents]
+        if not bodies:
             raise TypeError("documents must be a non-empty list")
         errors = []
         inserted = 0
         with self._client._transaction(write=True) as conn:
             coll_id = self._coll_id(conn, create=True)
             indexes = storage.load_indexes(conn, coll_id)
-            for position, (stored, body) in enumerate(prepared):
+            fields = storage.key_fields(indexes)
+            stored_documents = [storage.decode_fields(body, fields) for body in bodies]
+            ids = [stored["_id"] for stored in stored_documents]
+            for position, (stored, body) in enumerate(zip(stored_documents, bodies)):
                 try:
                     storage.insert_document(conn, coll_id, indexes, stored, body, self.full_name)
                 except DuplicateKeyError as error:
+                    op = storage.decode_document(body)
                     errors.append(
-                        {"index": position, "code": 11000, "errmsg": str(error), "op": stored}
+                        {"index": position, "code": 11000, "errmsg": str(error), "op": op}
                     )
                     if ordered:
                         break
@@ -615,7 +621,7 @@ class Collection:
                     "upserted": [],
                 }
             )
-        return InsertManyResult([stored["_id"] for stored, _ in prepared], True)
+        return InsertManyResult(ids, True)
 
     def _update(
         self,
@@ -629,8 +635,10 @@ class Collection:
         """Apply an update or replacement; return the raw result, first old and new document."""
         query = _normalise_query(filter)
         change = _normalise(update if update is not None else replacement, "update")
+        touched = None
         if update is not None:
             validate_update(change)
+            touched = updated_paths(change)
         matched = modified = 0
         before = after = None
         with self._client._transaction(write=True) as conn:
@@ -647,7 +655,9 @@ class Collection:
                 matched += 1
                 if body != storage.encode_document(old):
                     new = storage.decode_document(body)
-                    storage.replace_document(conn, indexes, doc_id, old, new, body, self.full_name)
+                    storage.replace_document(
+                        conn, indexes, doc_id, old, new, body, self.full_name, touched
+                    )
                     modified += 1
                 before, after = (before, after) if matched > 1 else (old, new)
             raw: dict = {"n": matched, "nModified": modified, "ok": 1.0}

@@ -169,7 +169,7 @@ def _comparable(value: Any) -> bool:
 def _apply_one(document: dict, operator: str, path: str, argument: Any, now: dt.datetime) -> None:
     current = get_path(document, path)
     if operator == "$set" or operator == "$setOnInsert":
-        set_path(document, path, copy.deepcopy(argument))
+        set_path(document, path, argument)
     elif operator == "$unset":
         unset_path(document, path)
     elif operator in ("$inc", "$mul"):
@@ -192,14 +192,14 @@ def _apply_one(document: dict, operator: str, path: str, argument: Any, now: dt.
         else:
             raise OperationFailure(f"$currentDate on {path!r}: only true or {{$type: 'date'}}")
     elif operator == "$push":
-        _array_at(document, operator, path).extend(copy.deepcopy(_each(operator, argument)))
+        _array_at(document, operator, path).extend(_each(operator, argument))
     elif operator == "$addToSet":
         array = _array_at(document, operator, path)
         seen = {hashable(v) for v in array}
         for value in _each(operator, argument):
             if hashable(value) not in seen:
                 seen.add(hashable(value))
-                array.append(copy.deepcopy(value))
+                array.append(value)
     elif operator == "$pull":
         if isinstance(current, list):
             current[:] = [v for v in current if not _pull_matches(argument, v)]
@@ -231,9 +231,52 @@ def validate_update(update: Any) -> None:
                 raise OperationFailure(f"positional update path {path!r} is not supported")
 
 
+def updated_paths(update: Mapping) -> set[str]:
+    """Return every path a validated `update` may write, $rename targets included."""
+    paths = set()
+    for operator, fields in update.items():
+        paths.update(fields)
+        if operator == "$rename":
+            paths.update(target for target in fields.values() if isinstance(target, str))
+    return paths
+
+
+# Operators that change the array at their path in place, rather than replace the value.
+_IN_PLACE = frozenset({"$push", "$addToSet", "$pull", "$pop"})
+
+
+def _own_path(document: dict, path: str, owned: set[int], through_last: bool) -> None:
+    """Copy the documents and arrays on `path` that `document` still shares with its source."""
+    parts = path.split(".")
+    node: Any = document
+    for part in parts if through_last else parts[:-1]:
+        if isinstance(node, dict):
+            child = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            child = node[int(part)]
+        else:
+            return
+        if not isinstance(child, (dict, list)):
+            return
+        if id(child) not in owned:
+            child = dict(child) if isinstance(child, dict) else list(child)
+            owned.add(id(child))
+            if isinstance(node, dict):
+                node[part] = child
+            else:
+                node[int(part)] = child
+        node = child
+
+
 def apply_update(document: dict, update: Mapping, *, inserting: bool) -> dict:
-    """Return a copy of `document` with the update operators applied."""
-    result = copy.deepcopy(document)
+    """Return a copy of `document` with the update operators applied; `document` is unchanged.
+
+    Only the documents and arrays on the updated paths are copied; the rest, and the values
+    taken from `update`, are shared: a container is copied before it is changed in place
+    unless this call made it, so neither `document` nor `update` is ever modified.
+    """
+    result = dict(document)
+    owned = {id(result)}
     # One timestamp per update, in BSON's millisecond resolution.
     now = dt.datetime.now(dt.UTC)
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)
@@ -251,6 +294,9 @@ def apply_update(document: dict, update: Mapping, *, inserting: bool) -> dict:
                     "immutable field '_id'",
                     66,
                 )
+            _own_path(result, path, owned, through_last=operator in _IN_PLACE)
+            if operator == "$rename" and isinstance(argument, str):
+                _own_path(result, argument, owned, through_last=False)
             _apply_one(result, operator, path, argument, now)
     return result
 

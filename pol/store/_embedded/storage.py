@@ -162,6 +162,11 @@ def load_indexes(conn: sqlite3.Connection, coll_id: int | None) -> list[Index]:
     ]
 
 
+def key_fields(indexes: list[Index]) -> set[str]:
+    """Return the top-level fields that `_id` and the keys of `indexes` are read from."""
+    return {"_id"} | {path.split(".", 1)[0] for index in indexes for path, _ in index.fields}
+
+
 def duplicate_key_error(namespace: str, index_name: str, fields: Any, document: Mapping):
     """Return the DuplicateKeyError MongoDB reports for `document` on index `index_name`."""
     key_value = {path: get_path(document, path) for path, _ in fields}
@@ -235,10 +240,19 @@ def replace_document(
     new: Mapping,
     body: bytes,
     namespace: str,
+    touched: Collection[str] | None = None,
 ) -> None:
-    """Overwrite a stored document, moving the index entries whose keys changed."""
+    """Overwrite a stored document, moving the index entries whose keys changed.
+
+    `touched` names the paths an update wrote; indexes on none of them keep their entries.
+    None means any path may have changed.
+    """
     changes = []
     for index in indexes:
+        if touched is not None and not any(
+            _overlaps(path, written) for path, _ in index.fields for written in touched
+        ):
+            continue
         old_key, _ = index.key(old)
         new_key, crosses_array = index.key(new)
         if old_key != new_key or crosses_array:
@@ -254,6 +268,14 @@ def replace_document(
         )
         if crosses_array:
             _mark_multikey(conn, index)
+
+
+def _overlaps(path: str, other: str) -> bool:
+    """Return True if one dotted path is the other or lies inside it."""
+    if path == other:
+        return True
+    shorter, longer = sorted((path, other), key=len)
+    return longer.startswith(shorter + ".")
 
 
 def delete_document(conn: sqlite3.Connection, indexes: list[Index], doc_id: int, old: Mapping):
