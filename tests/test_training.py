@@ -11,16 +11,18 @@ import pytest
 import torch
 
 from pol.errors import ValidationError
-from pol.model import HyperParameters, Learner, Snapshot
+from pol.model import HyperParameters, Learner, LearnerPerformance, Snapshot, Tensor
 from pol.model.ids import new_id
 from pol.training import (
     EarlyStopping,
     build_learner,
+    check_fork_overrides,
     hyper_parameters_for,
     layer_configurations,
     layers_of,
     load_dataset,
     load_layers,
+    load_module,
     seeds,
     train,
 )
@@ -60,6 +62,24 @@ def run(trial: Learner, data, **options) -> tuple:
 
 def checksums(snapshot: Snapshot) -> list[str]:
     return [tensor.checksum for tensor in snapshot.tensors()]
+
+
+def fork_of(parent: Learner, epoch: int, **overrides) -> Learner:
+    return Learner(
+        experiment_id=parent.experiment_id,
+        learner_type=parent.learner_type,
+        hyper_parameters=check_fork_overrides(parent.hyper_parameters, overrides),
+        seed=parent.seed,
+        parent_learner_id=parent.id,
+        parent_epoch=epoch,
+        id=new_id(),
+    )
+
+
+def pause_at(count: int):
+    """Return a should_stop that answers True at its `count`-th question (zero-based)."""
+    asked = iter(range(10**6))
+    return lambda: next(asked) == count
 
 
 def test_early_stopping_stops_after_patience_epochs_without_improvement():
@@ -138,14 +158,20 @@ def test_the_training_state_holds_what_resuming_needs(digits):
 
 
 def test_training_state_is_bson_that_loads_without_running_code():
-    state = {"optimiser": {"state": {0: {"momentum_buffer": torch.arange(6.0).reshape(2, 3)}},
-                           "param_groups": [{"lr": 0.1, "params": [0]}]},
-             "rng": {"python": random.getstate(), "numpy": np.random.get_state()}}
+    state = {
+        "optimiser": {
+            "state": {0: {"momentum_buffer": torch.arange(6.0).reshape(2, 3)}},
+            "param_groups": [{"lr": 0.1, "params": [0]}],
+        },
+        "rng": {"python": random.getstate(), "numpy": np.random.get_state()},
+    }
 
     back = decode_state(encode_state(state))
 
-    assert torch.equal(back["optimiser"]["state"][0]["momentum_buffer"],
-                       state["optimiser"]["state"][0]["momentum_buffer"])
+    assert torch.equal(
+        back["optimiser"]["state"][0]["momentum_buffer"],
+        state["optimiser"]["state"][0]["momentum_buffer"],
+    )
     assert back["optimiser"]["param_groups"] == state["optimiser"]["param_groups"]
     assert back["rng"]["python"] == state["rng"]["python"]
     assert np.array_equal(back["rng"]["numpy"][1], state["rng"]["numpy"][1])
@@ -186,22 +212,108 @@ def test_same_learner_and_seed_give_identical_numbers(digits):
 )
 def test_resume_continues_bit_for_bit(learner_type, dataset, values, request):
     data = request.getfixturevalue(dataset)
-    straight = learner(
-        learner_type, max_epochs=6, lr_step_size=2, lr_gamma=0.5, patience=10, **values
-    )
-    first_half = learner(
-        learner_type, max_epochs=3, lr_step_size=2, lr_gamma=0.5, patience=10, **values
-    )
+    trial = learner(learner_type, max_epochs=7, lr_step_size=2, lr_gamma=0.5, patience=10, **values)
 
-    _, uninterrupted = run(straight, data)
-    _, before = run(first_half, data)
-    outcome, after = run(straight, data, start_from=before[-1])
+    _, uninterrupted = run(trial, data)
+    paused, before = run(trial, data, should_stop=pause_at(3))
+    outcome, after = run(trial, data, start_from=before[-1])
 
-    assert [s.epoch for s in after] == [3, 4, 5]
-    assert [checksums(s) for s in after] == [checksums(s) for s in uninterrupted[3:]]
-    assert [s.performance for s in after] == [s.performance for s in uninterrupted[3:]]
-    assert [s.updates for s in after] == [s.updates for s in uninterrupted[3:]]
-    assert outcome.epochs == 6
+    assert (paused.status, before[-1].epoch) == ("paused", 3)  # right after the second decay
+    assert (
+        decode_state(before[-1].training_state.values)["optimiser"]["param_groups"][0]["lr"]
+        == 0.05 * 0.5 * 0.5
+    )
+    assert [s.epoch for s in after] == [4, 5, 6]
+    assert [checksums(s) for s in after] == [checksums(s) for s in uninterrupted[4:]]
+    assert [s.performance for s in after] == [s.performance for s in uninterrupted[4:]]
+    assert [s.updates for s in after] == [s.updates for s in uninterrupted[4:]]
+    assert outcome.epochs == 7
+
+
+def test_a_snapshot_inside_an_epoch_follows_every_n_updates_but_never_the_last_batch(digits):
+    trial = learner(max_epochs=2)  # 34 batches an epoch
+
+    outcome, snapshots = run(trial, digits, snapshot_every_updates=17)
+    _, every_ten = run(trial, digits, snapshot_every_updates=10)
+    _, only_epochs = run(trial, digits)
+
+    assert [(s.epoch, s.batch, s.updates) for s in snapshots] == [
+        (0, 17, 17),
+        (0, None, 34),  # update 34 ends the epoch: its end-of-epoch snapshot only
+        (1, 17, 51),
+        (1, None, 68),
+    ]
+    assert [(s.epoch, s.batch) for s in every_ten] == [
+        (0, 10),
+        (0, 20),
+        (0, 30),
+        (0, None),
+        (1, 6),
+        (1, 16),
+        (1, 26),
+        (1, None),
+    ]
+    inside = snapshots[0]
+    assert inside.performance == LearnerPerformance() and not inside.end_of_epoch
+    assert [layer.configuration.label for layer in inside.layers] == ["hidden_0", "output"]
+    state = decode_state(inside.training_state.values)
+    assert (state["epoch"], state["batch"], state["in_epoch"]["batch"]) == (0, 17, 17)
+    assert state["in_epoch"]["rows"] == 17 * 32 and state["in_epoch"]["loss_sum"] > 0
+    # snapshotting inside epochs changes nothing about the end-of-epoch snapshots
+    ends = [s for s in snapshots if s.end_of_epoch]
+    assert [checksums(s) for s in ends] == [checksums(s) for s in only_epochs]
+    assert outcome.updates == 68
+
+
+def test_a_pause_inside_an_epoch_resumes_with_the_same_batches_bit_for_bit(digits):
+    trial = learner(max_epochs=4, regularisation="dropout", dropout=0.2)
+    every_update = {"snapshot_every_updates": 1}
+    # 34 questions an epoch (33 inside, 1 at its end): question 70 is after batch 3 of epoch 2
+    _, uninterrupted = run(trial, digits, **every_update)
+    paused, before = run(trial, digits, should_stop=pause_at(70), **every_update)
+    resumed, after = run(trial, digits, start_from=before[-1], **every_update)
+
+    assert (paused.status, paused.reason) == ("paused", "paused after batch 3 of epoch 2")
+    assert (before[-1].epoch, before[-1].batch, before[-1].updates) == (2, 3, 71)
+    assert len(before) == 71 and len(after) == 2 * 34 - 3
+    assert [(s.epoch, s.batch) for s in after][:2] == [(2, 4), (2, 5)]
+    # one snapshot after every update: equal weights after each one mean equal batches
+    assert [checksums(s) for s in after] == [checksums(s) for s in uninterrupted[71:]]
+    assert [s.performance for s in after] == [s.performance for s in uninterrupted[71:]]
+    assert len({checksums(s)[0] for s in after}) == len(after)  # every update moved weights
+    assert (resumed.status, resumed.epochs, resumed.updates) == ("completed", 4, 136)
+
+
+def test_a_pause_in_the_first_epoch_resumes_like_no_pause(digits):
+    trial = learner(max_epochs=2)
+
+    straight, uninterrupted = run(trial, digits)
+    paused, before = run(trial, digits, snapshot_every_updates=5, should_stop=lambda: True)
+    resumed, after = run(trial, digits, start_from=before[-1])
+
+    assert (paused.status, paused.epochs, paused.best_epoch) == ("paused", 0, None)
+    assert [(s.epoch, s.batch) for s in before] == [(0, 5)]
+    assert [checksums(s) for s in after] == [checksums(s) for s in uninterrupted]
+    assert (resumed.best_epoch, resumed.performance) == (straight.best_epoch, straight.performance)
+
+
+def test_a_version_2_training_state_still_resumes_and_an_unknown_one_is_refused(digits):
+    trial = learner(max_epochs=3)
+    _, uninterrupted = run(trial, digits)
+    _, before = run(trial, digits, should_stop=pause_at(0))
+    state = decode_state(before[-1].training_state.values)
+    for key in ("batch", "in_epoch", "alpha", "batch_size"):
+        del state[key]
+
+    old = Snapshot(**{**before[-1].__dict__, "training_state": None})
+    old.training_state = Tensor.of_bytes("training_state", encode_state({**state, "version": 2}))
+    _, after = run(trial, digits, start_from=old)
+    old.training_state = Tensor.of_bytes("training_state", encode_state({**state, "version": 1}))
+
+    assert [s.performance for s in after] == [s.performance for s in uninterrupted[1:]]
+    with pytest.raises(ValidationError) as caught:
+        run(trial, digits, start_from=old)
+    assert caught.value.field == "start_from.training_state.version"
 
 
 def test_should_stop_pauses_at_a_snapshot_boundary_and_resume_finishes(digits):
@@ -374,3 +486,134 @@ def test_seeds_of_any_size_reduce_to_torch_range():
         first, second = seeds(seed)
         assert 0 <= first < 2**63 and 0 <= second < 2**63 and first != second
     assert seeds(2**64 + 5) != seeds(5)
+
+
+def test_a_fork_with_the_parent_hyper_parameters_repeats_its_later_epochs(digits):
+    parent = learner(max_epochs=5, lr_step_size=2, lr_gamma=0.5)
+    _, lineage = run(parent, digits)
+
+    fork = fork_of(parent, 2)
+    outcome, snapshots = run(fork, digits, start_from=lineage[2])
+
+    assert fork.hyper_parameters.hp_opt_method == "fork"
+    assert [s.epoch for s in snapshots] == [3, 4]
+    assert all(s.learner_id == fork.id for s in snapshots)
+    assert [checksums(s) for s in snapshots] == [checksums(s) for s in lineage[3:]]
+    assert [s.performance for s in snapshots] == [s.performance for s in lineage[3:]]
+    assert outcome.epochs == 5
+
+
+def test_a_fork_trains_on_with_its_own_rate_momentum_and_schedule(digits):
+    parent = learner(max_epochs=5, lr_step_size=2, lr_gamma=0.5)
+    rates = []
+    _, lineage = run(parent, digits, progress=lambda epoch, values: rates.append(values["lr"]))
+
+    fork = fork_of(parent, 2, alpha=0.025, momentum=0.5)
+    fork_rates = []
+    _, snapshots = run(
+        fork,
+        digits,
+        start_from=lineage[2],
+        progress=lambda epoch, values: fork_rates.append(values["lr"]),
+    )
+
+    # the rate keeps the decay so far (one halving after epoch 1) and the schedule's place
+    assert rates == [0.05, 0.025, 0.025, 0.0125, 0.0125]
+    assert fork_rates == [0.00625, 0.00625] == [rate / 2 for rate in rates[3:]]
+    groups = decode_state(snapshots[0].training_state.values)["optimiser"]["param_groups"]
+    assert (groups[0]["lr"], groups[0]["momentum"]) == (0.00625, 0.5)
+    assert checksums(snapshots[0])[0] != checksums(lineage[3])[0]
+    assert snapshots[0].performance != lineage[3].performance
+
+
+def test_a_fork_with_more_patience_goes_on_where_its_parent_stopped(digits):
+    parent = learner(alpha=0.1, momentum=0.9, patience=2, max_epochs=40)
+    stopped, lineage = run(parent, digits)
+
+    fork = fork_of(parent, lineage[-1].epoch, patience=4, max_epochs=lineage[-1].epoch + 3)
+    outcome, snapshots = run(fork, digits, start_from=lineage[-1])
+
+    assert stopped.status == "stopped_early"
+    assert [s.epoch for s in snapshots] == [lineage[-1].epoch + 1, lineage[-1].epoch + 2]
+    stopping = decode_state(snapshots[0].training_state.values)["early_stopping"]
+    assert stopping["patience"] == 4
+    if stopping["improved"]:
+        assert (stopping["best_epoch"], stopping["bad_epochs"]) == (snapshots[0].epoch, 0)
+    else:  # the parent's best and its two epochs without improvement carry over
+        assert (stopping["best_epoch"], stopping["bad_epochs"]) == (stopped.best_epoch, 3)
+    assert outcome.status in ("completed", "stopped_early")
+
+
+def test_a_fork_may_not_change_the_architecture_or_the_batch_size():
+    parent = HyperParameters(hidden_nodes=[32], batch_size=32, alpha=0.1)
+
+    for name, value in [
+        ("hidden_nodes", [64]),
+        ("n_hidden_layers", 2),
+        ("activation", "tanh"),
+        ("batch_size", 64),
+        ("learner_type", "lstm"),
+    ]:
+        with pytest.raises(ValidationError) as caught:
+            check_fork_overrides(parent, {name: value})
+        assert caught.value.field == f"hyper_parameters.{name}"
+        assert "may override alpha, momentum" in caught.value.message
+
+    same_architecture = check_fork_overrides(
+        parent, {"hidden_nodes": [32], "lambda": 0.01, "regularisation": "l2", "alpha": 0.05}
+    )
+    assert (same_architecture.alpha, same_architecture.lambda_) == (0.05, 0.01)
+    assert same_architecture.hp_opt_method == "fork" and parent.hp_opt_method == "random"
+    with pytest.raises(ValidationError, match="hyper_parameters.alpha"):
+        check_fork_overrides(parent, {"alpha": -1.0})
+
+
+def test_training_refuses_a_snapshot_of_another_batch_size_or_activation(digits):
+    _, lineage = run(learner(max_epochs=1), digits)
+
+    with pytest.raises(ValidationError) as other_batches:
+        run(learner(max_epochs=3, batch_size=64), digits, start_from=lineage[0])
+    with pytest.raises(ValidationError) as other_activation:
+        run(learner(max_epochs=3, activation="tanh"), digits, start_from=lineage[0])
+
+    assert other_batches.value.field == "hyper_parameters.batch_size"
+    assert other_activation.value.field == "start_from.layers"
+
+
+def test_load_module_gives_the_snapshot_test_scores_without_the_dataset(digits):
+    trial = learner(max_epochs=2)
+    _, snapshots = run(trial, digits)
+    test = digits.splits(digits.default_indices(seed=5)).test
+
+    module, optimiser = load_module(trial, snapshots[-1])
+    with torch.no_grad():
+        outputs = module(torch.from_numpy(test.features))
+    targets = torch.from_numpy(test.targets)
+
+    assert not module.training
+    # the same operations on the same rows: equal bit for bit, not only to float tolerance
+    assert float(torch.nn.functional.cross_entropy(outputs, targets)) == (
+        snapshots[-1].performance.test.loss
+    )
+    accuracy = float((outputs.argmax(dim=1) == targets).double().mean())
+    assert accuracy == snapshots[-1].performance.test.accuracy
+    saved = decode_state(snapshots[-1].training_state.values)["optimiser"]
+    assert optimiser.param_groups[0]["lr"] == 0.05 and optimiser.param_groups[0]["momentum"] == 0.9
+    buffers = [optimiser.state[p]["momentum_buffer"] for p in module.parameters()]
+    assert all(
+        torch.equal(a, b["momentum_buffer"])
+        for a, b in zip(buffers, saved["state"].values(), strict=True)
+    )
+
+
+def test_load_module_without_a_training_state_gives_a_fresh_optimiser(digits):
+    trial = learner(max_epochs=1)
+    _, snapshots = run(trial, digits)
+    weights_only = Snapshot(**{**snapshots[0].__dict__, "training_state": None})
+
+    module, optimiser = load_module(trial, weights_only, digits)
+
+    assert optimiser.state_dict()["state"] == {}
+    assert [t.checksum for layer in layers_of(module) for t in layer.tensors] == checksums(
+        weights_only
+    )

@@ -1,6 +1,7 @@
 """Training learners on real datasets, and drawing trial hyper-parameters from a search space."""
 
 from .datasets import DATASETS, LoadedDataset, Split, Splits, load_dataset
+from .forks import FORK_OVERRIDES, check_fork_overrides
 from .learners import (
     GRU,
     LSTM,
@@ -12,10 +13,18 @@ from .learners import (
     load_layers,
 )
 from .search import draw_configurations, grid_configurations
-from .trainer import EarlyStopping, TrainingOutcome, hyper_parameters_for, seeds, train
+from .trainer import (
+    EarlyStopping,
+    TrainingOutcome,
+    hyper_parameters_for,
+    load_module,
+    seeds,
+    train,
+)
 
 __all__ = [
     "DATASETS",
+    "FORK_OVERRIDES",
     "GRU",
     "LSTM",
     "MLP",
@@ -26,6 +35,7 @@ __all__ = [
     "Splits",
     "TrainingOutcome",
     "build_learner",
+    "check_fork_overrides",
     "draw_configurations",
     "grid_configurations",
     "hyper_parameters_for",
@@ -33,6 +43,7 @@ __all__ = [
     "layers_of",
     "load_dataset",
     "load_layers",
+    "load_module",
     "seeds",
     "train",
 ]

@@ -7,7 +7,8 @@ What `train` does, exactly:
   matrices (not the biases) to the loss that is minimised; the losses reported in each
   Performance are the data losses alone, so they compare across regularisations.
 - Optimiser: `torch.optim.SGD(lr=alpha, momentum=momentum)`; with `lr_step_size > 0` the
-  rate is multiplied by `lr_gamma` every `lr_step_size` epochs (StepLR).
+  rate is multiplied by `lr_gamma` every `lr_step_size` epochs (StepLR), epochs counted
+  from the start of training.
 - Batches: each epoch visits the train rows in a permutation drawn from a generator of its
   own; the last batch of an epoch may be smaller.
 - Stopping: after `max_epochs` epochs, after `max_updates` updates (which may end an epoch
@@ -16,6 +17,23 @@ What `train` does, exactly:
 - Metrics: after each epoch the learner is evaluated, without dropout, on every split.
   Regression `mse` and `mae` are on the original scale of the target; `loss` is on the
   standardized scale that training minimises.
+- Snapshots: one at the end of every `snapshot_every` epochs and, with
+  `snapshot_every_updates`, one inside an epoch after every that many updates (never after
+  an epoch's last batch, where the end-of-epoch snapshot follows). A snapshot inside an
+  epoch has `batch` (batches of that epoch done) and no performance; its training state
+  also holds the generator state the epoch's batch order was drawn from, the position,
+  and the running sum of the epoch's batch losses, so training continues with the
+  remaining batches in the same order.
+- Forks: a learner may start from another learner's snapshot (`start_from`) with other
+  hyper-parameters (see `check_fork_overrides`). Weights, optimiser state (momentum
+  buffers), generators, batch order and early-stopping history come from the snapshot;
+  the learner's own hyper-parameters rule from then on. The schedule's place is kept:
+  the learning rate becomes the snapshot's rate times `alpha / alpha of the snapshot's
+  learner`, that is the new alpha times the decay applied so far, and later decays follow
+  the learner's `lr_step_size` and `lr_gamma`, still counted from epoch 0. Momentum is
+  the learner's; early stopping keeps the best loss and epoch and the epochs without
+  improvement, under the learner's patience. Epochs and updates keep counting from the
+  snapshot, so `max_epochs` and `max_updates` bound the whole lineage.
 - Seeds: the learner's seed, of any size, feeds a numpy SeedSequence that yields one seed
   for initialisation and dropout and one for the batch order; torch's, numpy's and
   Python's global generators are seeded too. The same learner and seed give the same
@@ -58,7 +76,9 @@ logger = logging.getLogger(__name__)
 OUTCOME_STATUSES = ("completed", "stopped_early", "failed", "paused")
 # Rows evaluated at once; bounds memory for large splits without changing any result.
 EVALUATION_CHUNK = 8192
-STATE_VERSION = 2
+STATE_VERSION = 3
+# Training states this version reads: version 2 states are all at the end of an epoch.
+READABLE_STATE_VERSIONS = (2, 3)
 
 
 class EarlyStopping:
@@ -137,6 +157,7 @@ def train(
     on_snapshot: Callable[[Snapshot], None],
     should_stop: Callable[[], bool] = lambda: False,
     snapshot_every: int = 1,
+    snapshot_every_updates: int | None = None,
     device: str | torch.device = "cpu",
     progress: Callable[[int, dict[str, float]], None] | None = None,
     start_from: Snapshot | None = None,
@@ -144,22 +165,61 @@ def train(
     """Train `learner` on `data` split by `indices`; return how training ended.
 
     A snapshot goes to `on_snapshot` after every `snapshot_every` epochs and after the last
-    epoch. `should_stop` is asked at each snapshot boundary; when it answers True that
-    snapshot is written and the outcome is "paused". `start_from` continues from a
-    snapshot whose layer tensors and training state have values, exactly as if training
-    had never stopped; a snapshot without a training state only gives the starting
-    weights (a warm start: fresh optimiser, epoch 0).
+    epoch, and with `snapshot_every_updates` also inside an epoch after every that many
+    updates counted from the start of training. `should_stop` is asked at each snapshot
+    boundary, inside an epoch too; when it answers True that snapshot is written and the
+    outcome is "paused". `start_from` continues from a snapshot whose layer tensors and
+    training state have values, exactly as if training had never stopped (inside an
+    epoch too); when the snapshot is another learner's, `learner` is a fork and its own
+    hyper-parameters rule from then on. A snapshot without a training state only gives
+    the starting weights (a warm start: fresh optimiser, epoch 0).
     """
-    if (
-        isinstance(snapshot_every, bool)
-        or int(snapshot_every) != snapshot_every
-        or snapshot_every < 1
-    ):
-        raise ValidationError("snapshot_every", snapshot_every, "an integer >= 1")
+    _check_every("snapshot_every", snapshot_every)
+    if snapshot_every_updates is not None:
+        _check_every("snapshot_every_updates", snapshot_every_updates)
+        snapshot_every_updates = int(snapshot_every_updates)
     run = _Run(learner, data, indices, torch.device(device))
     if start_from is not None:
         run.resume(start_from)
-    return run.loop(on_snapshot, should_stop, int(snapshot_every), progress)
+    return run.loop(on_snapshot, should_stop, int(snapshot_every), snapshot_every_updates, progress)
+
+
+def load_module(
+    learner: Learner,
+    snapshot: Snapshot,
+    data_or_widths: LoadedDataset | tuple[int, int] | None = None,
+    *,
+    device: str | torch.device = "cpu",
+) -> tuple[torch.nn.Module, torch.optim.SGD]:
+    """Return `learner`'s module with `snapshot`'s weights, in eval mode, and its optimiser.
+
+    The widths come from `data_or_widths` (a dataset or `(n_inputs, n_outputs)`) or, when
+    None, from the snapshot's layers, so no dataset is needed. The weights are the
+    snapshot's bit for bit. The SGD optimiser carries the snapshot's optimiser state
+    (momentum buffers, learning rate) when the snapshot has a training state with values,
+    set to the learner's hyper-parameters as `train` would; otherwise it is fresh. The
+    module's dropout generator continues from the snapshot's.
+    """
+    hp = learner.hyper_parameters
+    if isinstance(data_or_widths, LoadedDataset):
+        widths = _widths(learner.learner_type, data_or_widths)
+    elif data_or_widths is not None:
+        widths = (int(data_or_widths[0]), int(data_or_widths[1]))
+    else:
+        widths = _widths_of_layers(snapshot.layers)
+    state_tensor = snapshot.training_state
+    state = _read_state(snapshot) if state_tensor is not None and state_tensor.loaded else None
+
+    generator = torch.Generator()
+    module = build_learner(learner.learner_type, *widths, hp, generator=generator)
+    load_layers(module, snapshot.layers)
+    module.to(device).eval()
+    optimiser = torch.optim.SGD(module.parameters(), lr=hp.alpha, momentum=hp.momentum)
+    if state is not None:
+        generator.set_state(state["generator"])
+        optimiser.load_state_dict(state["optimiser"])
+        _follow_hyper_parameters(optimiser, hp, state)
+    return module, optimiser
 
 
 def hyper_parameters_for(
@@ -216,6 +276,7 @@ class _Run:
         )
         self.stopping = EarlyStopping(self.hp.patience)
         self.epoch, self.updates, self.elapsed_before = 0, 0, 0.0
+        self.in_epoch: _EpochProgress | None = None
         self.best: tuple[int, LearnerPerformance, list[Layer]] | None = None
         self.last: tuple[LearnerPerformance, list[Layer]] | None = None
 
@@ -227,6 +288,7 @@ class _Run:
 
     def resume(self, snapshot: Snapshot) -> None:
         """Load a snapshot's weights and, when it has one, its training state."""
+        self._check_layers(snapshot)
         load_layers(self.model, snapshot.layers)
         state_tensor = snapshot.training_state
         if state_tensor is None or not state_tensor.loaded:
@@ -234,25 +296,85 @@ class _Run:
                 "learner %s warm-started from snapshot of epoch %d", self.learner.id, snapshot.epoch
             )
             return
-        state = decode_state(state_tensor.values)
-        if state.get("version") != STATE_VERSION or state["epoch"] != snapshot.epoch:
+        state = _read_state(snapshot)
+        saved_batch_size = state.get("batch_size", self.hp.batch_size)
+        if saved_batch_size != self.hp.batch_size:
             raise ValidationError(
-                "start_from.training_state", state.get("version"), f"version {STATE_VERSION}"
+                "hyper_parameters.batch_size",
+                self.hp.batch_size,
+                f"{saved_batch_size}, the batch size the snapshot was trained with",
             )
+
         self.optimiser.load_state_dict(state["optimiser"])
-        if self.scheduler is not None and state["scheduler"] is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
+        _follow_hyper_parameters(self.optimiser, self.hp, state)
+        epochs_done = snapshot.epoch + (1 if snapshot.end_of_epoch else 0)
+        self._follow_schedule(state["scheduler"], epochs_done)
         self.stopping.load_state_dict(state["early_stopping"])
+        self.stopping.patience = self.hp.patience
         random.setstate(state["rng"]["python"])
         np.random.set_state(state["rng"]["numpy"])
         torch.set_rng_state(state["rng"]["torch"])
         self.generator.set_state(state["generator"])
+        if state.get("in_epoch") is not None:
+            self.in_epoch = self._continue_epoch(state["in_epoch"])
         self.order.set_state(state["batch_order"])
-        self.epoch, self.updates = snapshot.epoch + 1, int(state["updates"])
+        self.epoch, self.updates = epochs_done, int(state["updates"])
         self.elapsed_before = float(snapshot.elapsed)
-        self.last = (snapshot.performance, snapshot.layers)
-        best = state["best"]
-        if self.stopping.best_epoch == snapshot.epoch:
+        self._restore_best(snapshot, state["best"])
+
+        finished = self._finished_reason(self.epoch)
+        if finished is not None:
+            raise StateError(f"learner {self.learner.id} has nothing left to train: {finished[1]}")
+        if snapshot.end_of_epoch:
+            logger.info("learner %s resumed after epoch %d", self.learner.id, snapshot.epoch)
+        else:
+            logger.info(
+                "learner %s resumed after batch %d of epoch %d",
+                self.learner.id,
+                snapshot.batch,
+                snapshot.epoch,
+            )
+
+    def _check_layers(self, snapshot: Snapshot) -> None:
+        """Refuse a snapshot of another architecture (shapes alone miss an activation)."""
+        expected = layer_configurations(self.model)
+        got = [layer.configuration for layer in snapshot.layers]
+        if got != expected:
+            raise ValidationError(
+                "start_from.layers",
+                [(c.label, c.kind, c.inputs, c.outputs, c.activation) for c in got],
+                "the layers of the learner's architecture: "
+                + str([(c.label, c.kind, c.inputs, c.outputs, c.activation) for c in expected]),
+            )
+
+    def _follow_schedule(self, saved: dict[str, Any] | None, epochs_done: int) -> None:
+        """Continue the schedule after `epochs_done` epochs with the learner's step and gamma."""
+        if self.scheduler is None:
+            return
+        groups = self.optimiser.param_groups
+        self.scheduler.load_state_dict(
+            {
+                **self.scheduler.state_dict(),
+                **(saved or {}),
+                "step_size": self.hp.lr_step_size,
+                "gamma": self.hp.lr_gamma,
+                "base_lrs": [self.hp.alpha for _ in groups],
+                "last_epoch": epochs_done,
+                "_last_lr": [group["lr"] for group in groups],
+            }
+        )
+
+    def _continue_epoch(self, saved: dict[str, Any]) -> _EpochProgress:
+        """Return the saved epoch in progress, its batch order drawn again from its state."""
+        self.order.set_state(saved["batch_order"])
+        progress = self._begin_epoch()
+        progress.batch, progress.rows = int(saved["batch"]), int(saved["rows"])
+        progress.loss_sum.fill_(float(saved["loss_sum"]))
+        return progress
+
+    def _restore_best(self, snapshot: Snapshot, best: dict[str, Any] | None) -> None:
+        self.last = (snapshot.performance, snapshot.layers) if snapshot.end_of_epoch else None
+        if self.stopping.best_epoch == snapshot.epoch and snapshot.end_of_epoch:
             self.best = (snapshot.epoch, snapshot.performance, snapshot.layers)
         elif best is not None:
             saved = _layers(best["layers"], layer_configurations(self.model))
@@ -261,16 +383,13 @@ class _Run:
                 LearnerPerformance.from_document(best["performance"]),
                 saved,
             )
-        finished = self._finished_reason(self.epoch)
-        if finished is not None:
-            raise StateError(f"learner {self.learner.id} has nothing left to train: {finished[1]}")
-        logger.info("learner %s resumed after epoch %d", self.learner.id, snapshot.epoch)
 
     def loop(
         self,
         on_snapshot: Callable[[Snapshot], None],
         should_stop: Callable[[], bool],
         snapshot_every: int,
+        snapshot_every_updates: int | None,
         progress: Callable[[int, dict[str, float]], None] | None,
     ) -> TrainingOutcome:
         """Run epochs until a stopping rule holds; return the outcome."""
@@ -284,7 +403,20 @@ class _Run:
         )
         while True:
             epoch = self.epoch
-            batch_loss = self._train_epoch()
+            if self.in_epoch is None:
+                self.in_epoch = self._begin_epoch()
+            if self._train_batches(snapshot_every_updates):
+                elapsed = self.elapsed_before + time.monotonic() - started
+                paused = should_stop()
+                on_snapshot(
+                    self._snapshot(epoch, elapsed, LearnerPerformance(), layers_of(self.model))
+                )
+                if paused:
+                    reason = f"paused after batch {self.in_epoch.batch} of epoch {epoch}"
+                    return self._outcome("paused", reason, elapsed)
+                continue
+            batch_loss = self.in_epoch.mean_loss()
+            self.in_epoch = None
             if self.scheduler is not None:
                 self.scheduler.step()
             performance = self._evaluate()
@@ -311,26 +443,35 @@ class _Run:
             if ending is not None:
                 return self._outcome(*ending, elapsed)
 
-    def _train_epoch(self) -> float:
-        """Run one epoch of mini-batch updates; return the mean mini-batch loss."""
+    def _begin_epoch(self) -> _EpochProgress:
+        """Draw the epoch's batch order, remembering the generator state it came from."""
+        drawn_from = self.order.get_state()
+        rows = len(self.tensors["train"][1])
+        permutation = torch.randperm(rows, generator=self.order).to(self.device)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        return _EpochProgress(drawn_from, permutation, loss_sum)
+
+    def _train_batches(self, snapshot_every_updates: int | None) -> bool:
+        """Run the epoch's remaining updates; return True when a snapshot inside it is due."""
         features, targets = self.tensors["train"]
-        order = torch.randperm(len(targets), generator=self.order).to(self.device)
+        progress, size = self.in_epoch, self.hp.batch_size
         self.model.train()
-        total = torch.zeros((), dtype=torch.float64, device=self.device)
-        seen = 0
-        for start in range(0, len(targets), self.hp.batch_size):
-            if self.updates >= self.hp.max_updates:
-                break
-            rows = order[start : start + self.hp.batch_size]
+        while progress.batch * size < len(targets) and self.updates < self.hp.max_updates:
+            rows = progress.permutation[progress.batch * size : (progress.batch + 1) * size]
             data_loss = self._loss(self.model(features[rows]), targets[rows])
             loss = data_loss + self._penalty()
             self.optimiser.zero_grad(set_to_none=True)
             loss.backward()
             self.optimiser.step()
             self.updates += 1
-            total += data_loss.detach().double() * len(rows)
-            seen += len(rows)
-        return float(total) / max(seen, 1)
+            progress.batch += 1
+            progress.loss_sum += data_loss.detach().double() * len(rows)
+            progress.rows += len(rows)
+
+            more = progress.batch * size < len(targets) and self.updates < self.hp.max_updates
+            if more and snapshot_every_updates and self.updates % snapshot_every_updates == 0:
+                return True
+        return False
 
     def _loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         if self.classification:
@@ -421,16 +562,21 @@ class _Run:
             performance=performance,
             layers=layers,
             training_state=self._training_state(epoch),
+            batch=self.in_epoch.batch if self.in_epoch is not None else None,
         )
 
     def _training_state(self, epoch: int) -> Tensor:
-        """Return everything besides the weights needed to continue after `epoch`, as bytes.
+        """Return everything besides the weights needed to continue from here, as bytes.
 
-        Wall-clock time stays out (it is the snapshot's `elapsed`), so the same run gives
-        the same bytes.
+        Inside an epoch `in_epoch` holds the epoch's progress; `batch_order` is always the
+        order generator's current state. `alpha` is the rate the schedule started from, so
+        a fork can scale the rate it reached. The best epoch's layers are saved unless they
+        are this snapshot's own. Wall-clock time stays out (it is the snapshot's
+        `elapsed`), so the same run gives the same bytes.
         """
         best = None
-        if self.best is not None and self.best[0] != epoch:
+        own_layers = self.in_epoch is None and self.best is not None and self.best[0] == epoch
+        if self.best is not None and not own_layers:
             best_epoch, performance, layers = self.best
             best = {
                 "epoch": best_epoch,
@@ -445,7 +591,11 @@ class _Run:
         state = {
             "version": STATE_VERSION,
             "epoch": epoch,
+            "batch": self.in_epoch.batch if self.in_epoch is not None else None,
+            "in_epoch": self.in_epoch.state_dict() if self.in_epoch is not None else None,
             "updates": self.updates,
+            "alpha": self.hp.alpha,
+            "batch_size": self.hp.batch_size,
             "optimiser": self.optimiser.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "early_stopping": self.stopping.state_dict(),
@@ -472,8 +622,10 @@ class _Run:
     def _outcome(self, status: str, reason: str, elapsed: float) -> TrainingOutcome:
         if self.best is not None:
             best_epoch, performance, layers = self.best
-        else:
+        elif self.last is not None:
             best_epoch, (performance, layers) = None, self.last
+        else:  # paused inside the first epoch (or the first after a resume inside one)
+            best_epoch, performance, layers = None, LearnerPerformance(), layers_of(self.model)
         log = logger.warning if status == "failed" else logger.info
         log("learner %s %s: %s", self.learner.id, status, reason)
         return TrainingOutcome(
@@ -488,6 +640,80 @@ class _Run:
         )
 
 
+@dataclass
+class _EpochProgress:
+    """Where the running epoch stands.
+
+    `drawn_from` is the order generator's state the epoch's `permutation` was drawn from
+    (saved instead of the permutation, which can be long); `batch` counts the batches
+    done and `loss_sum` adds up their data losses times their rows.
+    """
+
+    drawn_from: torch.Tensor
+    permutation: torch.Tensor
+    loss_sum: torch.Tensor
+    batch: int = 0
+    rows: int = 0
+
+    def mean_loss(self) -> float:
+        """Return the mean mini-batch loss of the rows seen so far."""
+        return float(self.loss_sum) / max(self.rows, 1)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return the state to save with a snapshot inside the epoch."""
+        return {
+            "batch_order": self.drawn_from,
+            "batch": self.batch,
+            "rows": self.rows,
+            "loss_sum": float(self.loss_sum),
+        }
+
+
+def _read_state(snapshot: Snapshot) -> dict[str, Any]:
+    """Return the snapshot's training state, refusing one of another version or place."""
+    state = decode_state(snapshot.training_state.values)
+    version = state.get("version") if isinstance(state, dict) else None
+    if version not in READABLE_STATE_VERSIONS:
+        raise ValidationError(
+            "start_from.training_state.version",
+            version,
+            " or ".join(map(str, READABLE_STATE_VERSIONS))
+            + " (states written by this version of POL or the one before)",
+        )
+    if (state["epoch"], state.get("batch")) != (snapshot.epoch, snapshot.batch):
+        raise ValidationError(
+            "start_from.training_state.epoch",
+            (state["epoch"], state.get("batch")),
+            f"the snapshot's (epoch, batch): {(snapshot.epoch, snapshot.batch)}",
+        )
+    return state
+
+
+def _follow_hyper_parameters(
+    optimiser: torch.optim.Optimizer, hp: HyperParameters, state: dict[str, Any]
+) -> None:
+    """Give a loaded optimiser the learning rate and momentum of `hp`.
+
+    The rate keeps the schedule's decay so far: the saved rate times hp.alpha over the
+    alpha the saved schedule started from (unchanged, bit for bit, when alpha is).
+    """
+    groups = optimiser.param_groups
+    started_from = state.get("alpha") or groups[0].get("initial_lr", groups[0]["lr"])
+    for group in groups:
+        group["lr"] = group["lr"] * (hp.alpha / started_from)
+        group["momentum"] = hp.momentum
+        if hp.lr_step_size > 0:
+            group["initial_lr"] = hp.alpha
+
+
+def _widths_of_layers(layers: list[Layer]) -> tuple[int, int]:
+    """Return (n_inputs, n_outputs) read from a learner's layer configurations."""
+    if not layers:
+        raise ValidationError("snapshot.layers", [], "the learner's layers")
+    ordered = sorted(layers, key=lambda layer: layer.configuration.index)
+    return ordered[0].configuration.inputs, ordered[-1].configuration.outputs
+
+
 def _regression(
     split: str, loss: float, outputs: torch.Tensor, targets: torch.Tensor, splits: Splits
 ) -> Performance:
@@ -498,6 +724,11 @@ def _regression(
     return Performance(
         split=split, loss=loss, mse=float(np.mean(errors**2)), mae=float(np.mean(np.abs(errors)))
     )
+
+
+def _check_every(name: str, every: int) -> None:
+    if isinstance(every, bool) or int(every) != every or every < 1:
+        raise ValidationError(name, every, "an integer >= 1")
 
 
 def _widths(learner_type: str, data: LoadedDataset) -> tuple[int, int]:
@@ -535,6 +766,7 @@ __all__ = [
     "EarlyStopping",
     "TrainingOutcome",
     "hyper_parameters_for",
+    "load_module",
     "seeds",
     "train",
 ]
