@@ -77,9 +77,13 @@ def fill_paper_scale(db: Any, learners: int, epochs: int, seed: int = 7) -> str:
     """Insert one experiment of `learners` learners with `epochs` snapshots each; return its id."""
     rng = np.random.default_rng(seed)
     layers = [
-        Layer(LayerConfiguration(index, f"hidden_{index}", "rnn", 10, 10, "relu"),
-              [Tensor.from_numpy(name, rng.standard_normal((10, 10)).astype(np.float32))
-               for name in ("weights", "biases", "weights_hh", "biases_hh")])
+        Layer(
+            LayerConfiguration(index, f"hidden_{index}", "rnn", 10, 10, "relu"),
+            [
+                Tensor.from_numpy(name, rng.standard_normal((10, 10)).astype(np.float32))
+                for name in ("weights", "biases", "weights_hh", "biases_hh")
+            ],
+        )
         for index in range(2)
     ]
     experiment = Experiment(
@@ -188,7 +192,7 @@ def main() -> None:
 
         client = MongoClient(arguments.db, tz_aware=True)
         client.drop_database("pol_bench_analytics")
-        factory = lambda: client["pol_bench_analytics"]  # noqa: E731
+        factory = lambda: client["pol_bench_analytics"]
     timings = run(
         factory,
         learners=arguments.learners,

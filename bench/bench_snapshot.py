@@ -33,15 +33,31 @@ from pol.worker import SnapshotWriter
 
 def demo_learner(store, loaded, indices, epochs: int) -> Learner:
     """Return a stored experiment's learner configured like the demo's."""
-    experiment = store.insert_experiment(Experiment(
-        name="bench", dataset=loaded.dataset, indices=indices,
-        search_space=HyperParamSearchSpace({"hidden_nodes": IntBound(4, 64)}),
-    ))
-    return store.insert_learners([Learner(
-        experiment_id=experiment.id, learner_type="mlp", seed=0,
-        hyper_parameters=HyperParameters(hidden_nodes=[32], batch_size=32, alpha=0.05,
-                                         max_epochs=epochs, patience=epochs, max_updates=10**9),
-    )])[0]
+    experiment = store.insert_experiment(
+        Experiment(
+            name="bench",
+            dataset=loaded.dataset,
+            indices=indices,
+            search_space=HyperParamSearchSpace({"hidden_nodes": IntBound(4, 64)}),
+        )
+    )
+    return store.insert_learners(
+        [
+            Learner(
+                experiment_id=experiment.id,
+                learner_type="mlp",
+                seed=0,
+                hyper_parameters=HyperParameters(
+                    hidden_nodes=[32],
+                    batch_size=32,
+                    alpha=0.05,
+                    max_epochs=epochs,
+                    patience=epochs,
+                    max_updates=10**9,
+                ),
+            )
+        ]
+    )[0]
 
 
 def main() -> None:
@@ -62,11 +78,20 @@ def main() -> None:
             for way in seconds:
                 learner = demo_learner(store, loaded, indices, args.epochs)
                 writer = SnapshotWriter(store)
-                on_snapshot = {"plain": lambda snapshot: None, "built": lambda snapshot: None,
-                               "written": store.write_snapshot, "writer": writer}[way]
+                on_snapshot = {
+                    "plain": lambda snapshot: None,
+                    "built": lambda snapshot: None,
+                    "written": store.write_snapshot,
+                    "writer": writer,
+                }[way]
                 started = time.perf_counter()
-                train(learner, loaded, indices, on_snapshot=on_snapshot,
-                      snapshot_every=args.epochs + 1 if way == "plain" else 1)
+                train(
+                    learner,
+                    loaded,
+                    indices,
+                    on_snapshot=on_snapshot,
+                    snapshot_every=args.epochs + 1 if way == "plain" else 1,
+                )
                 writer.close()
                 seconds[way].append((time.perf_counter() - started) / args.epochs)
         if args.db:
@@ -74,8 +99,10 @@ def main() -> None:
         store.close()
 
     epoch = min(seconds["plain"])
-    print(f"engine: {'MongoDB at ' + args.db if args.db else 'embedded'}; "
-          f"{args.repeats} x {args.epochs} epochs each way; best of {args.repeats}")
+    print(
+        f"engine: {'MongoDB at ' + args.db if args.db else 'embedded'}; "
+        f"{args.repeats} x {args.epochs} epochs each way; best of {args.repeats}"
+    )
     print(f"plain epoch: {epoch * 1000:.2f} ms")
     for way in ("built", "written", "writer"):
         extra = min(seconds[way]) - epoch

@@ -15,14 +15,16 @@ from .store import DATA_DIR_VARIABLE, URI_VARIABLE, default_data_dir
 logger = logging.getLogger(__name__)
 
 # The demo's search space: the paper's Table 1, scaled to an MLP on the digits dataset.
-DEMO_SEARCH_SPACE = HyperParamSearchSpace({
-    "activation": CategoricalBound(("relu", "logistic", "tanh")),
-    "hidden_nodes": IntBound(4, 64),
-    "alpha": FloatBound(0.001, 0.5, log=True),
-    "momentum": FloatBound(0.0, 0.9),
-    "batch_size": IntBound(16, 128),
-    "max_updates": IntBound(200, 3000),
-})
+DEMO_SEARCH_SPACE = HyperParamSearchSpace(
+    {
+        "activation": CategoricalBound(("relu", "logistic", "tanh")),
+        "hidden_nodes": IntBound(4, 64),
+        "alpha": FloatBound(0.001, 0.5, log=True),
+        "momentum": FloatBound(0.0, 0.9),
+        "batch_size": IntBound(16, 128),
+        "max_updates": IntBound(200, 3000),
+    }
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pol", description=__doc__)
-    parser.add_argument("--log-level", default="warning",
-                        choices=("debug", "info", "warning", "error"))
+    parser.add_argument(
+        "--log-level", default="warning", choices=("debug", "info", "warning", "error")
+    )
     commands = parser.add_subparsers(required=True, metavar="command")
 
     demo = commands.add_parser("demo", help="run a real random search on digits and analyse it")
@@ -64,8 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     _store_options(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                       help="local trial worker processes (0 for none)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="local trial worker processes (0 for none)",
+    )
     serve.set_defaults(run=_serve)
 
     worker = commands.add_parser("worker", help="train queued trials until stopped")
@@ -79,11 +86,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _store_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=os.environ.get(URI_VARIABLE),
-                        help=f"MongoDB URI (default ${URI_VARIABLE}; none: the embedded engine)")
-    parser.add_argument("--data-dir", default=None,
-                        help=f"embedded engine's data directory (default ${DATA_DIR_VARIABLE} "
-                             f"or {default_data_dir()})")
+    parser.add_argument(
+        "--db",
+        default=os.environ.get(URI_VARIABLE),
+        help=f"MongoDB URI (default ${URI_VARIABLE}; none: the embedded engine)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"embedded engine's data directory (default ${DATA_DIR_VARIABLE} "
+        f"or {default_data_dir()})",
+    )
 
 
 def _address(args: argparse.Namespace):
@@ -100,32 +113,44 @@ def _demo(args: argparse.Namespace) -> int:
 
     address = _address(args)
     store = address.connect()
-    space = HyperParamSearchSpace({**DEMO_SEARCH_SPACE.bounds,
-                                   "max_epochs": CategoricalBound((args.max_epochs,))})
+    space = HyperParamSearchSpace(
+        {**DEMO_SEARCH_SPACE.bounds, "max_epochs": CategoricalBound((args.max_epochs,))}
+    )
     experiment = create_experiment(
-        store, f"demo: {args.dataset} random search", args.dataset, space, seed=args.seed,
+        store,
+        f"demo: {args.dataset} random search",
+        args.dataset,
+        space,
+        seed=args.seed,
         description="pol demo: random search over an MLP, a snapshot every epoch",
     )
     learners = queue_trials(store, experiment.id, args.trials, runs=args.runs, seed=args.seed)
-    print(f"experiment {experiment.id}: {len(learners)} trial-runs on {args.dataset} "
-          f"({experiment.dataset.rows} rows), {args.workers} workers, store: "
-          f"{address.uri or address.data_dir}")
+    print(
+        f"experiment {experiment.id}: {len(learners)} trial-runs on {args.dataset} "
+        f"({experiment.dataset.rows} rows), {args.workers} workers, store: "
+        f"{address.uri or address.data_dir}"
+    )
     started = time.monotonic()
-    pool = WorkerPool(address, max(1, args.workers), experiment_id=experiment.id,
-                      exit_when_idle=True).start()
+    pool = WorkerPool(
+        address, max(1, args.workers), experiment_id=experiment.id, exit_when_idle=True
+    ).start()
     try:
         _show_progress(store, experiment.id, learners, pool)
     finally:
         pool.close()
     counts = store.count_learners(experiment.id)
     snapshots = store.snapshots.count_documents({"experiment_id": _oid(experiment.id)})
-    print(f"\ntrained {len(learners)} trial-runs in {time.monotonic() - started:.0f} s: "
-          + ", ".join(f"{count} {status}" for status, count in counts.items() if count)
-          + f"; {snapshots} epoch snapshots stored\n")
+    print(
+        f"\ntrained {len(learners)} trial-runs in {time.monotonic() - started:.0f} s: "
+        + ", ".join(f"{count} {status}" for status, count in counts.items() if count)
+        + f"; {snapshots} epoch snapshots stored\n"
+    )
     top_k = int(args.top_k) if args.top_k >= 1 else args.top_k
     print(render_analysis(analyse(store.database, experiment.id, top_k, "loss", "valid")))
-    print(f"\nExplore it: pol serve{_store_flags(args)}  then open http://127.0.0.1:8000/graphql"
-          f"\n  experiment id: {experiment.id}")
+    print(
+        f"\nExplore it: pol serve{_store_flags(args)}  then open http://127.0.0.1:8000/graphql"
+        f"\n  experiment id: {experiment.id}"
+    )
     store.close()
     return 0
 
@@ -134,9 +159,14 @@ def _show_progress(store, experiment_id: str, learners, pool) -> None:
     from tqdm import tqdm
 
     bars = {
-        learner.id: tqdm(total=learner.hyper_parameters.max_epochs, position=number,
-                         desc=f"trial {learner.configuration:>3}.{learner.run}", unit="epoch",
-                         leave=True, dynamic_ncols=True)
+        learner.id: tqdm(
+            total=learner.hyper_parameters.max_epochs,
+            position=number,
+            desc=f"trial {learner.configuration:>3}.{learner.run}",
+            unit="epoch",
+            leave=True,
+            dynamic_ncols=True,
+        )
         for number, learner in enumerate(learners)
     }
     open_ids = set(bars)
@@ -165,8 +195,10 @@ def _serve(args: argparse.Namespace) -> int:
     address = _address(args)
     store = address.connect()
     pool = WorkerPool(address, args.workers).start() if args.workers > 0 else None
-    print(f"POL GraphQL API on http://{args.host}:{args.port}/graphql "
-          f"({args.workers} trial workers; store: {address.uri or address.data_dir})")
+    print(
+        f"POL GraphQL API on http://{args.host}:{args.port}/graphql "
+        f"({args.workers} trial workers; store: {address.uri or address.data_dir})"
+    )
     try:
         uvicorn.run(create_app(store), host=args.host, port=args.port, log_level="info")
     finally:

@@ -53,8 +53,13 @@ def resume(store: Store, learner_id: str) -> Learner:
             ],
         },
         {
-            "$set": {"status": "queued", "request": None, "failure_reason": None,
-                     "finished_at": None, "trained": False},
+            "$set": {
+                "status": "queued",
+                "request": None,
+                "failure_reason": None,
+                "finished_at": None,
+                "trained": False,
+            },
             "$unset": {"worker": "", "lease_expires_at": ""},
         },
         return_document=ReturnDocument.AFTER,
@@ -67,8 +72,11 @@ def resume(store: Store, learner_id: str) -> Learner:
             field="id",
         )
     latest = store.latest_snapshot(learner_id)
-    logger.info("learner %s queued to resume after %s", learner_id,
-                _place(latest) if latest else "no snapshot (from the start)")
+    logger.info(
+        "learner %s queued to resume after %s",
+        learner_id,
+        _place(latest) if latest else "no snapshot (from the start)",
+    )
     return Learner.from_document(document)
 
 
@@ -85,8 +93,11 @@ def roll_back(store: Store, learner_id: str, epoch: int) -> Learner:
         )
     snapshot = store.snapshot(learner_id, epoch)
     document = store.learners.find_one_and_update(
-        {"_id": object_id("id", learner_id), "status": learner.status,
-         "generation": learner.generation},
+        {
+            "_id": object_id("id", learner_id),
+            "status": learner.status,
+            "generation": learner.generation,
+        },
         {
             "$set": {
                 "status": "queued",
@@ -112,8 +123,12 @@ def roll_back(store: Store, learner_id: str, epoch: int) -> Learner:
         },
         {"$set": {"superseded": True}},
     )
-    logger.info("learner %s rolled back to epoch %d; %d later snapshots superseded",
-                learner_id, epoch, superseded.modified_count)
+    logger.info(
+        "learner %s rolled back to epoch %d; %d later snapshots superseded",
+        learner_id,
+        epoch,
+        superseded.modified_count,
+    )
     return Learner.from_document(document)
 
 

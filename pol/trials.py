@@ -31,6 +31,7 @@ def create_experiment(
     description: str = "",
     seed: int = 0,
     snapshot_every: int = 1,
+    snapshot_every_updates: int | None = None,
     csv_path: str | None = None,
     target: str | None = None,
     window: int | None = None,
@@ -55,6 +56,7 @@ def create_experiment(
         learner_type=learner_type,
         hp_opt_method=hp_opt_method,
         snapshot_every=snapshot_every,
+        snapshot_every_updates=snapshot_every_updates,
     )
     return store.insert_experiment(experiment)
 
@@ -102,7 +104,10 @@ def queue_trials(
     store.insert_learners(learners)
     logger.info(
         "experiment %s: %d %s trials queued (%d runs each)",
-        experiment_id, len(configurations), method, runs,
+        experiment_id,
+        len(configurations),
+        method,
+        runs,
     )
     return learners
 

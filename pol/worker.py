@@ -79,8 +79,9 @@ class SnapshotWriter:
 class Claim:
     """A worker's hold on one running learner: its lease heartbeat and why it must stop."""
 
-    def __init__(self, store: Store, learner: Learner, worker: str, lease_seconds: float,
-                 stop: Any) -> None:
+    def __init__(
+        self, store: Store, learner: Learner, worker: str, lease_seconds: float, stop: Any
+    ) -> None:
         self.store = store
         self.learner = learner
         self.worker = worker
@@ -105,8 +106,7 @@ class Claim:
                     self.reason = "lost"
                     return
             except Exception:  # a store hiccup: the next beat tries again
-                logger.warning("learner %s: lease renewal failed", self.learner.id,
-                               exc_info=True)
+                logger.warning("learner %s: lease renewal failed", self.learner.id, exc_info=True)
 
     def should_stop(self) -> bool:
         """Return True when training must stop at this snapshot, remembering why."""
@@ -156,6 +156,7 @@ def run_learner(
                     should_stop=claim.should_stop,
                     start_from=start_from,
                     snapshot_every=experiment.snapshot_every,
+                    snapshot_every_updates=experiment.snapshot_every_updates,
                 )
             finally:
                 writer.close()
@@ -203,8 +204,9 @@ def work(
     trained = 0
     try:
         while not stop.is_set():
-            learner = store.claim_learner(name, experiment_id=experiment_id,
-                                          lease_seconds=lease_seconds)
+            learner = store.claim_learner(
+                name, experiment_id=experiment_id, lease_seconds=lease_seconds
+            )
             if learner is None:
                 if exit_when_idle:
                     break
@@ -217,8 +219,14 @@ def work(
     return trained
 
 
-def _work_in_process(address: StoreAddress, number: int, stop: Any, experiment_id: str | None,
-                     exit_when_idle: bool, lease_seconds: float) -> None:
+def _work_in_process(
+    address: StoreAddress,
+    number: int,
+    stop: Any,
+    experiment_id: str | None,
+    exit_when_idle: bool,
+    lease_seconds: float,
+) -> None:
     # The parent decides when workers stop; a Ctrl-C in the terminal reaches the parent only.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # SIGTERM to this process alone: finish at the next snapshot and give the learner back.
@@ -231,8 +239,14 @@ def _work_in_process(address: StoreAddress, number: int, stop: Any, experiment_i
     # One worker per core: each worker trains on one thread so workers do not compete.
     torch.set_num_threads(1)
     name = f"{socket.gethostname()}:{os.getpid()}:{number}"
-    work(address, name, _Either(stop, terminate), experiment_id=experiment_id,
-         exit_when_idle=exit_when_idle, lease_seconds=lease_seconds)
+    work(
+        address,
+        name,
+        _Either(stop, terminate),
+        experiment_id=experiment_id,
+        exit_when_idle=exit_when_idle,
+        lease_seconds=lease_seconds,
+    )
 
 
 class _Either:

@@ -837,3 +837,98 @@ def test_nested_query_round_trips_do_not_grow_with_learners(tmp_path):
             ]
         )
     )
+
+
+LIFECYCLE = """
+mutation Pause($id: ID!) { pauseLearner(id: $id) { status } }
+mutation Resume($id: ID!) { resumeLearner(id: $id) { status } }
+mutation Cancel($id: ID!) { cancelLearner(id: $id) { status finishedAt } }
+mutation RollBack($id: ID!, $epoch: Int!) {
+  rollBackLearner(id: $id, epoch: $epoch) { status generation epochs }
+}
+mutation Fork($id: ID!, $epoch: Int!, $overrides: ForkOverridesInput) {
+  forkLearner(id: $id, epoch: $epoch, hyperParameters: $overrides) {
+    id status parentEpoch parent { id } hyperParameters { alpha patience hpOptMethod }
+  }
+}
+query Lineage($id: ID!) {
+  learner(id: $id) {
+    forks { id parentEpoch }
+    snapshots { epoch generation superseded }
+    history: snapshots(superseded: true) { epoch generation superseded }
+  }
+}
+"""
+
+
+def operation(client, name: str, **variables) -> dict:
+    response = client.post(
+        "/graphql", json={"query": LIFECYCLE, "operationName": name, "variables": variables}
+    )
+    assert response.status_code == 200, response.text
+    return strict_json(response.text)
+
+
+def test_roll_back_and_fork_through_graphql(client, store, experiment):
+    learner = store.learners_of(experiment.id)[0]
+
+    rolled = operation(client, "RollBack", id=learner.id, epoch=0)["data"]["rollBackLearner"]
+    forked = operation(
+        client, "Fork", id=learner.id, epoch=0, overrides={"alpha": 0.005, "patience": 9}
+    )["data"]["forkLearner"]
+    lineage = operation(client, "Lineage", id=learner.id)["data"]["learner"]
+
+    assert rolled == {"status": "QUEUED", "generation": 1, "epochs": 1}
+    assert forked["status"] == "QUEUED" and forked["parentEpoch"] == 0
+    assert forked["parent"] == {"id": learner.id}
+    assert forked["hyperParameters"] == {"alpha": 0.005, "patience": 9, "hpOptMethod": "FORK"}
+    assert lineage["forks"] == [{"id": forked["id"], "parentEpoch": 0}]
+    assert lineage["snapshots"] == [{"epoch": 0, "generation": 0, "superseded": False}]
+    assert lineage["history"] == [
+        {"epoch": 0, "generation": 0, "superseded": False},
+        {"epoch": 1, "generation": 0, "superseded": True},
+    ]
+
+
+def test_cancel_a_queued_learner_through_graphql(client, store, experiment):
+    queued = store.learners_of(experiment.id, status="queued")[0]
+
+    cancelled = operation(client, "Cancel", id=queued.id)["data"]["cancelLearner"]
+
+    assert cancelled["status"] == "CANCELLED" and cancelled["finishedAt"] is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "variables", "code", "message"),
+    [
+        ("Pause", {}, "INVALID_STATE", "is queued; pause needs a running learner"),
+        ("Resume", {"done": True}, "INVALID_STATE", "is completed; resume needs a paused"),
+        ("RollBack", {"done": True, "epoch": 5}, "NOT_FOUND", "at epoch 5 does not exist"),
+        ("Fork", {"done": True, "epoch": 7}, "NOT_FOUND", "at epoch 7 does not exist"),
+        (
+            "Fork",
+            {"done": True, "epoch": 0, "overrides": {"patience": 0}},
+            "BAD_USER_INPUT",
+            "patience",
+        ),
+        ("RollBack", {"epoch": -1}, "BAD_USER_INPUT", "epoch: got -1"),
+        ("Pause", {"id": "nope"}, "INVALID_ID", "id: got 'nope'"),
+    ],
+)
+def test_invalid_lifecycle_requests_change_nothing(
+    client, store, experiment, name, variables, code, message
+):
+    done = store.learners_of(experiment.id, status="completed")[0]
+    queued = store.learners_of(experiment.id, status="queued")[0]
+    variables = dict(variables)
+    learner_id = variables.pop("id", done.id if variables.pop("done", False) else queued.id)
+    before = counts(store), [item.to_document() for item in store.learners_of(experiment.id)]
+
+    body = operation(client, name, id=learner_id, **variables)
+
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == code
+    assert message in error["message"]
+    assert (counts(store), [item.to_document() for item in store.learners_of(experiment.id)]) == (
+        before
+    )

@@ -52,9 +52,21 @@ def server(tmp_path):
     base = f"http://127.0.0.1:{port}"
     with open(tmp_path / "serve.log", "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "pol.cli", "serve", "--port", str(port), "--workers", "0",
-             "--data-dir", str(tmp_path / "pol-data")],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "POL_MONGODB_URI": ""},
+            [
+                sys.executable,
+                "-m",
+                "pol.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "0",
+                "--data-dir",
+                str(tmp_path / "pol-data"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "POL_MONGODB_URI": ""},
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -134,11 +146,23 @@ def page():
     profile = Path(tempfile.mkdtemp(prefix="pol-chromium-"))
     # No host but 127.0.0.1 resolves: the page gets no network beyond the POL server.
     process = subprocess.Popen(
-        [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={profile}", "--remote-debugging-port=0",
-         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         # With port 0 Chromium picks a free port and writes it to this file.
@@ -158,7 +182,10 @@ def page():
                 session.send(f"{domain}.enable")
             session.send(
                 "Emulation.setDeviceMetricsOverride",
-                width=WINDOW[0], height=WINDOW[1], deviceScaleFactor=1, mobile=False,
+                width=WINDOW[0],
+                height=WINDOW[1],
+                deviceScaleFactor=1,
+                mobile=False,
             )
             yield session
     finally:
@@ -216,9 +243,14 @@ def test_the_page_loads_everything_from_pol(server):
 def test_graphiql_renders_and_runs_a_query_offline(server, page, tmp_path):
     space = [{"name": "max_epochs", "kind": "CATEGORICAL", "choices": [1]}]
     created = httpx.post(
-        f"{server}/graphql", timeout=30,
-        json={"query": CREATE, "variables": {"input": {
-            "name": "browser check", "dataset": "digits", "searchSpace": space}}},
+        f"{server}/graphql",
+        timeout=30,
+        json={
+            "query": CREATE,
+            "variables": {
+                "input": {"name": "browser check", "dataset": "digits", "searchSpace": space}
+            },
+        },
     )
     experiment = created.json()["data"]["createExperiment"]
 

@@ -46,16 +46,30 @@ class Worker:
         self.thread.join(120)
 
 
-def queue(store, experiment, *, epochs: int, batch_size: int = 64, count: int = 1,
-          seed: int = 11) -> list[Learner]:
-    hyper_parameters = HyperParameters(alpha=0.05, momentum=0.5, batch_size=batch_size,
-                                       max_epochs=epochs, patience=epochs, max_updates=10**9,
-                                       hidden_nodes=[16])
-    return store.insert_learners([
-        Learner(experiment_id=experiment.id, learner_type="mlp", seed=seed,
-                hyper_parameters=hyper_parameters, configuration=number)
-        for number in range(count)
-    ])
+def queue(
+    store, experiment, *, epochs: int, batch_size: int = 64, count: int = 1, seed: int = 11
+) -> list[Learner]:
+    hyper_parameters = HyperParameters(
+        alpha=0.05,
+        momentum=0.5,
+        batch_size=batch_size,
+        max_epochs=epochs,
+        patience=epochs,
+        max_updates=10**9,
+        hidden_nodes=[16],
+    )
+    return store.insert_learners(
+        [
+            Learner(
+                experiment_id=experiment.id,
+                learner_type="mlp",
+                seed=seed,
+                hyper_parameters=hyper_parameters,
+                configuration=number,
+            )
+            for number in range(count)
+        ]
+    )
 
 
 def wait_for(store, learner_id, condition, seconds: float = 120):
@@ -69,8 +83,10 @@ def wait_for(store, learner_id, condition, seconds: float = 120):
 
 
 def checksums(store, learner_id) -> dict[int, list[str]]:
-    return {snapshot.epoch: [t.checksum for layer in snapshot.layers for t in layer.tensors]
-            for snapshot in store.snapshots_of(learner_id)}
+    return {
+        snapshot.epoch: [t.checksum for layer in snapshot.layers for t in layer.tensors]
+        for snapshot in store.snapshots_of(learner_id)
+    }
 
 
 def test_a_paused_and_resumed_trial_matches_one_never_interrupted(address, store, experiment):
@@ -101,14 +117,20 @@ def test_roll_back_keeps_later_snapshots_as_superseded(address, store, experimen
 
     assert (rolled.status, rolled.generation, rolled.epochs) == ("queued", 1, 3)
     assert [s.epoch for s in store.snapshots_of(learner.id)] == [0, 1, 2]
-    assert [s.epoch for s in store.snapshots_of(learner.id, superseded=True)] == [0, 1, 2, 3,
-                                                                                 4, 5]
+    assert [s.epoch for s in store.snapshots_of(learner.id, superseded=True)] == [0, 1, 2, 3, 4, 5]
     with Worker(address):
         wait_for(store, learner.id, lambda item: item.finished)
     history = store.snapshots_of(learner.id, superseded=True)
     assert [(s.epoch, s.generation, s.superseded) for s in history] == [
-        (0, 0, False), (1, 0, False), (2, 0, False),
-        (3, 0, True), (3, 1, False), (4, 0, True), (4, 1, False), (5, 0, True), (5, 1, False),
+        (0, 0, False),
+        (1, 0, False),
+        (2, 0, False),
+        (3, 0, True),
+        (3, 1, False),
+        (4, 0, True),
+        (4, 1, False),
+        (5, 0, True),
+        (5, 1, False),
     ]
     assert checksums(store, learner.id) == before  # the same seed trains the same numbers
 
@@ -150,9 +172,19 @@ def test_invalid_requests_are_clear_errors_that_change_nothing(address, store, e
     with Worker(address):
         wait_for(store, done.id, lambda learner: learner.finished)
         wait_for(store, waiting.id, lambda learner: learner.finished)
-    lifecycle.cancel(store, store.insert_learners([Learner(
-        experiment_id=experiment.id, learner_type="mlp", seed=1,
-        hyper_parameters=HyperParameters())])[0].id)
+    lifecycle.cancel(
+        store,
+        store.insert_learners(
+            [
+                Learner(
+                    experiment_id=experiment.id,
+                    learner_type="mlp",
+                    seed=1,
+                    hyper_parameters=HyperParameters(),
+                )
+            ]
+        )[0].id,
+    )
     queued = queue(store, experiment, epochs=2)[0]
     before = {learner.id: learner for learner in store.learners_of(experiment.id)}
     snapshots = store.snapshots.count_documents({})

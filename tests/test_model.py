@@ -33,14 +33,23 @@ from pol.model.ids import new_id, object_id
 def digits_experiment() -> Experiment:
     return Experiment(
         name="digits search",
-        dataset=Dataset("digits", "sklearn.datasets.load_digits", 10, ["p0"], "digit",
-                        "classification", labels=list(range(10))),
+        dataset=Dataset(
+            "digits",
+            "sklearn.datasets.load_digits",
+            10,
+            ["p0"],
+            "digit",
+            "classification",
+            labels=list(range(10)),
+        ),
         indices=Indices.split(10, seed=7),
-        search_space=HyperParamSearchSpace({
-            "alpha": FloatBound(1e-4, 0.9, log=True),
-            "hidden_nodes": IntBound(1, 10),
-            "activation": CategoricalBound(("relu", "logistic")),
-        }),
+        search_space=HyperParamSearchSpace(
+            {
+                "alpha": FloatBound(1e-4, 0.9, log=True),
+                "hidden_nodes": IntBound(1, 10),
+                "activation": CategoricalBound(("relu", "logistic")),
+            }
+        ),
     )
 
 
@@ -52,8 +61,12 @@ def test_experiment_round_trips_through_its_document():
     back = Experiment.from_document(document)
 
     assert back == experiment
-    assert document["search_space"]["alpha"] == {"kind": "float", "low": 1e-4, "high": 0.9,
-                                                 "log": True}
+    assert document["search_space"]["alpha"] == {
+        "kind": "float",
+        "low": 1e-4,
+        "high": 0.9,
+        "log": True,
+    }
     assert document["created_at"].tzinfo is not None
 
 
@@ -67,8 +80,9 @@ def test_indices_split_is_reproducible_and_covers_every_row_once():
 
 
 def test_numpy_hyper_parameters_and_metrics_become_plain_numbers():
-    hyper_parameters = HyperParameters(batch_size=np.int64(64), alpha=np.float32(0.5),
-                                       hidden_nodes=[np.int64(8)])
+    hyper_parameters = HyperParameters(
+        batch_size=np.int64(64), alpha=np.float32(0.5), hidden_nodes=[np.int64(8)]
+    )
     performance = Performance("valid", loss=np.float32(0.25), accuracy=np.float64(0.75))
 
     document = hyper_parameters.to_document()
@@ -90,8 +104,13 @@ def test_non_finite_metrics_are_kept_as_they_are():
 
 
 def test_learner_keeps_64_bit_seed_and_counts():
-    learner = Learner(experiment_id=new_id(), learner_type="lstm",
-                      hyper_parameters=HyperParameters(), seed=2**40, updates=2**31 + 5)
+    learner = Learner(
+        experiment_id=new_id(),
+        learner_type="lstm",
+        hyper_parameters=HyperParameters(),
+        seed=2**40,
+        updates=2**31 + 5,
+    )
 
     back = Learner.from_document(learner.to_document())
 
@@ -124,12 +143,22 @@ def test_tensor_metadata_without_values_knows_its_size():
 def test_snapshot_document_holds_tensor_metadata_not_values():
     weights = Tensor.from_numpy("weights", np.ones((3, 2), dtype=np.float32))
     layer = Layer(LayerConfiguration(0, "hidden_0", "linear", 3, 2, "relu"), [weights])
-    snapshot = Snapshot(learner_id=new_id(), experiment_id=new_id(), epoch=0, updates=10,
-                        elapsed=0.5, performance=LearnerPerformance(
-                            valid=Performance("valid", 0.4, accuracy=0.9,
-                                              confusion_matrix=ConfusionMatrix([0, 1], [[3, 1],
-                                                                                        [0, 4]]))),
-                        layers=[layer])
+    snapshot = Snapshot(
+        learner_id=new_id(),
+        experiment_id=new_id(),
+        epoch=0,
+        updates=10,
+        elapsed=0.5,
+        performance=LearnerPerformance(
+            valid=Performance(
+                "valid",
+                0.4,
+                accuracy=0.9,
+                confusion_matrix=ConfusionMatrix([0, 1], [[3, 1], [0, 4]]),
+            )
+        ),
+        layers=[layer],
+    )
 
     document = snapshot.to_document()
 
@@ -159,8 +188,9 @@ def test_invalid_search_space_names_the_field(bounds, field):
 
 
 def test_invalid_hyper_parameters_name_the_field():
-    with pytest.raises(ValidationError, match="hyper_parameters.batch_size: got 0; allowed: an "
-                                              "integer >= 1"):
+    with pytest.raises(
+        ValidationError, match="hyper_parameters.batch_size: got 0; allowed: an integer >= 1"
+    ):
         HyperParameters(batch_size=0)
 
 
@@ -188,8 +218,9 @@ def test_confusion_matrix_macro_scores_match_scikit_learn():
     predictions[predictions == 3] = 2  # a class never predicted: precision 0 by convention
 
     matrix = ConfusionMatrix.of_positions(targets, predictions, [0, 1, 2, 3])
-    expected = precision_recall_fscore_support(targets, predictions, labels=[0, 1, 2, 3],
-                                               average="macro", zero_division=0)[:3]
+    expected = precision_recall_fscore_support(
+        targets, predictions, labels=[0, 1, 2, 3], average="macro", zero_division=0
+    )[:3]
 
     assert matrix.counts == confusion_matrix(targets, predictions, labels=[0, 1, 2, 3]).tolist()
     assert matrix.macro_scores() == pytest.approx(expected, abs=1e-12)

@@ -23,12 +23,14 @@ def trained(tmp_path_factory):
     """Return (address, experiment id, a learner id) of a small trained random search."""
     address = StoreAddress(data_dir=str(tmp_path_factory.mktemp("readme") / "pol-data"))
     store = address.connect()
-    space = HyperParamSearchSpace({
-        "alpha": FloatBound(0.01, 0.3, log=True),
-        "hidden_nodes": IntBound(4, 16),
-        "activation": CategoricalBound(("relu", "tanh")),
-        "max_epochs": CategoricalBound((3,)),
-    })
+    space = HyperParamSearchSpace(
+        {
+            "alpha": FloatBound(0.01, 0.3, log=True),
+            "hidden_nodes": IntBound(4, 16),
+            "activation": CategoricalBound(("relu", "tanh")),
+            "max_epochs": CategoricalBound((3,)),
+        }
+    )
     experiment = create_experiment(store, "readme", "wine", space, seed=1)
     learners = queue_trials(store, experiment.id, 4, runs=2, seed=1)
     work(address, "readme-worker", threading.Event(), exit_when_idle=True)
@@ -40,13 +42,16 @@ def test_the_readme_has_examples():
     assert len(EXAMPLES) >= 5
 
 
-@pytest.mark.parametrize("query", EXAMPLES, ids=[re.search(r"(query|mutation) (\w+)", q)[2]
-                                                  for q in EXAMPLES])
+@pytest.mark.parametrize(
+    "query", EXAMPLES, ids=[re.search(r"(query|mutation) (\w+)", q)[2] for q in EXAMPLES]
+)
 def test_readme_example_runs(trained, query):
     address, experiment_id, learner_id = trained
-    variables = {name: value for name, value in (("experimentId", experiment_id),
-                                                 ("learnerId", learner_id))
-                 if f"${name}" in query}
+    variables = {
+        name: value
+        for name, value in (("experimentId", experiment_id), ("learnerId", learner_id))
+        if f"${name}" in query
+    }
     store = address.connect()
     with TestClient(create_app(store)) as client:
         response = client.post("/graphql", json={"query": query, "variables": variables})

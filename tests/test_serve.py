@@ -35,9 +35,21 @@ def server(tmp_path):
     port = free_port()
     log = open(tmp_path / "serve.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "pol.cli", "serve", "--port", str(port), "--workers", "1",
-         "--data-dir", str(tmp_path / "pol-data")],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "POL_MONGODB_URI": ""},
+        [
+            sys.executable,
+            "-m",
+            "pol.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--data-dir",
+            str(tmp_path / "pol-data"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "POL_MONGODB_URI": ""},
     )
     url = f"http://127.0.0.1:{port}/graphql"
     deadline = time.monotonic() + 60
@@ -65,12 +77,17 @@ def post(url: str, query: str, **variables) -> dict:
 
 
 def test_the_api_answers_while_a_trial_trains(server):
-    space = [{"name": "max_epochs", "kind": "CATEGORICAL", "choices": [300]},
-             {"name": "patience", "kind": "CATEGORICAL", "choices": [300]},
-             {"name": "max_updates", "kind": "CATEGORICAL", "choices": [1_000_000]},
-             {"name": "batch_size", "kind": "CATEGORICAL", "choices": [16]}]
-    experiment = post(server, CREATE, input={"name": "long digits trial", "dataset": "digits",
-                                             "searchSpace": space})["createExperiment"]
+    space = [
+        {"name": "max_epochs", "kind": "CATEGORICAL", "choices": [300]},
+        {"name": "patience", "kind": "CATEGORICAL", "choices": [300]},
+        {"name": "max_updates", "kind": "CATEGORICAL", "choices": [1_000_000]},
+        {"name": "batch_size", "kind": "CATEGORICAL", "choices": [16]},
+    ]
+    experiment = post(
+        server,
+        CREATE,
+        input={"name": "long digits trial", "dataset": "digits", "searchSpace": space},
+    )["createExperiment"]
     learner = post(server, START, id=experiment["id"])["startTrials"][0]
     deadline = time.monotonic() + 60
     while post(server, LEARNER, id=learner["id"])["learner"]["epochs"] < 1:
@@ -79,10 +96,12 @@ def test_the_api_answers_while_a_trial_trains(server):
 
     async def burst() -> list[dict]:
         async with httpx.AsyncClient(timeout=30) as client:
-            responses = await asyncio.gather(*[
-                client.post(server, json={"query": LEARNER, "variables": {"id": learner["id"]}})
-                for _ in range(20)
-            ])
+            responses = await asyncio.gather(
+                *[
+                    client.post(server, json={"query": LEARNER, "variables": {"id": learner["id"]}})
+                    for _ in range(20)
+                ]
+            )
         return [response.json()["data"]["learner"] for response in responses]
 
     first = asyncio.run(burst())

@@ -27,28 +27,47 @@ from pol.store.store import CHUNK_BYTES
 
 
 def new_experiment(store) -> Experiment:
-    return store.insert_experiment(Experiment(
-        name="wine search",
-        dataset=Dataset("wine", "sklearn.datasets.load_wine", 178, ["alcohol"], "class",
-                        "classification", labels=[0, 1, 2]),
-        indices=Indices.split(178, seed=1),
-        search_space=HyperParamSearchSpace({"alpha": FloatBound(1e-3, 0.5, log=True)}),
-    ))
+    return store.insert_experiment(
+        Experiment(
+            name="wine search",
+            dataset=Dataset(
+                "wine",
+                "sklearn.datasets.load_wine",
+                178,
+                ["alcohol"],
+                "class",
+                "classification",
+                labels=[0, 1, 2],
+            ),
+            indices=Indices.split(178, seed=1),
+            search_space=HyperParamSearchSpace({"alpha": FloatBound(1e-3, 0.5, log=True)}),
+        )
+    )
 
 
 def new_learners(store, experiment, count=1, **values) -> list[Learner]:
-    return store.insert_learners([
-        Learner(experiment_id=experiment.id, learner_type="mlp",
-                hyper_parameters=HyperParameters(**values), seed=number, configuration=number)
-        for number in range(count)
-    ])
+    return store.insert_learners(
+        [
+            Learner(
+                experiment_id=experiment.id,
+                learner_type="mlp",
+                hyper_parameters=HyperParameters(**values),
+                seed=number,
+                configuration=number,
+            )
+            for number in range(count)
+        ]
+    )
 
 
 def snapshot_of(learner, epoch, *, loss=0.5, updates=100, tensors=None) -> Snapshot:
     tensors = tensors or [Tensor.from_numpy("weights", np.full((4, 3), epoch, np.float32))]
     return Snapshot(
-        learner_id=learner.id, experiment_id=learner.experiment_id, epoch=epoch,
-        updates=updates, elapsed=0.1 * epoch,
+        learner_id=learner.id,
+        experiment_id=learner.experiment_id,
+        epoch=epoch,
+        updates=updates,
+        elapsed=0.1 * epoch,
         performance=LearnerPerformance(valid=Performance("valid", loss=loss, accuracy=0.9)),
         layers=[Layer(LayerConfiguration(0, "hidden_0", "linear", 4, 3, "relu"), tensors)],
     )
@@ -73,8 +92,16 @@ def test_unknown_and_malformed_ids_are_clear_errors(store):
 
 def test_seed_of_2_to_the_40_and_updates_past_2_to_the_31_round_trip(store):
     experiment = new_experiment(store)
-    learner = store.insert_learners([Learner(experiment_id=experiment.id, learner_type="mlp",
-                                             hyper_parameters=HyperParameters(), seed=2**40)])[0]
+    learner = store.insert_learners(
+        [
+            Learner(
+                experiment_id=experiment.id,
+                learner_type="mlp",
+                hyper_parameters=HyperParameters(),
+                seed=2**40,
+            )
+        ]
+    )[0]
 
     store.write_snapshot(snapshot_of(learner, 0, updates=2**31 + 7))
 
@@ -152,7 +179,8 @@ def test_a_20_mb_tensor_is_stored_in_chunks_and_read_back_bit_exact(store):
 
     assert tensor.nbytes == 20_000_000
     assert store.tensor_chunks.count_documents({"checksum": tensor.checksum}) == math.ceil(
-        tensor.nbytes / CHUNK_BYTES)
+        tensor.nbytes / CHUNK_BYTES
+    )
     assert back.values == tensor.values
     assert np.array_equal(back.to_numpy(), weights)
 
@@ -175,8 +203,10 @@ def test_snapshots_of_a_learner_in_an_epoch_range(store):
         store.write_snapshot(snapshot_of(learner, epoch))
 
     assert [item.epoch for item in store.snapshots_of(learner.id)] == [0, 1, 2, 3]
-    assert [item.epoch for item in store.snapshots_of(learner.id, first_epoch=1,
-                                                       last_epoch=2)] == [1, 2]
+    assert [item.epoch for item in store.snapshots_of(learner.id, first_epoch=1, last_epoch=2)] == [
+        1,
+        2,
+    ]
     assert store.latest_snapshot(learner.id).epoch == 3
     assert store.learner(learner.id).epochs == 4
 
@@ -207,8 +237,14 @@ def test_finishing_a_learner_records_its_best_layers(store):
     learner = new_learners(store, experiment)[0]
     best = snapshot_of(learner, 1, loss=0.2)
 
-    store.finish_learner(learner.id, status="stopped_early", reason=None,
-                         performance=best.performance, layers=best.layers, best_epoch=1)
+    store.finish_learner(
+        learner.id,
+        status="stopped_early",
+        reason=None,
+        performance=best.performance,
+        layers=best.layers,
+        best_epoch=1,
+    )
     back = store.learner(learner.id)
 
     assert (back.status, back.trained, back.best_epoch) == ("stopped_early", True, 1)

@@ -12,11 +12,13 @@ from pol.store import connect
 from pol.trials import create_experiment, queue_trials
 from pol.worker import StoreAddress, WorkerPool, run_learner, work
 
-SMALL_SPACE = HyperParamSearchSpace({
-    "hidden_nodes": IntBound(4, 16),
-    "alpha": FloatBound(0.01, 0.2, log=True),
-    "max_epochs": CategoricalBound((4,)),
-})
+SMALL_SPACE = HyperParamSearchSpace(
+    {
+        "hidden_nodes": IntBound(4, 16),
+        "alpha": FloatBound(0.01, 0.2, log=True),
+        "max_epochs": CategoricalBound((4,)),
+    }
+)
 
 
 def test_a_worker_trains_every_queued_learner_with_a_snapshot_per_epoch(tmp_path):
@@ -42,8 +44,9 @@ def test_a_worker_trains_every_queued_learner_with_a_snapshot_per_epoch(tmp_path
 
 def test_a_diverging_trial_fails_with_its_reason_and_keeps_its_nan_snapshot(tmp_path):
     store = connect(data_dir=tmp_path / "pol-data")
-    space = HyperParamSearchSpace({"alpha": CategoricalBound((1e6,)),
-                                   "max_epochs": CategoricalBound((5,))})
+    space = HyperParamSearchSpace(
+        {"alpha": CategoricalBound((1e6,)), "max_epochs": CategoricalBound((5,))}
+    )
     experiment = create_experiment(store, "diverging", "breast_cancer", space, seed=0)
     learner = queue_trials(store, experiment.id, 1, seed=0)[0]
     claimed = store.claim_learner("test-worker")

@@ -11,18 +11,32 @@ from pol.model import CategoricalBound, HyperParameters, HyperParamSearchSpace, 
 from pol.trials import create_experiment, queue_trials
 from pol.worker import WorkerPool
 
-SHORT = HyperParamSearchSpace({"max_epochs": CategoricalBound((2,)),
-                               "hidden_nodes": CategoricalBound((4, 8))})
+SHORT = HyperParamSearchSpace(
+    {"max_epochs": CategoricalBound((2,)), "hidden_nodes": CategoricalBound((4, 8))}
+)
 
 
 def long_learners(store, experiment, count: int, epochs: int = 30) -> list[Learner]:
-    hyper_parameters = HyperParameters(alpha=0.05, batch_size=8, hidden_nodes=[16],
-                                       max_epochs=epochs, patience=epochs, max_updates=10**9)
-    return store.insert_learners([
-        Learner(experiment_id=experiment.id, learner_type="mlp", seed=5,
-                hyper_parameters=hyper_parameters, configuration=number)
-        for number in range(count)
-    ])
+    hyper_parameters = HyperParameters(
+        alpha=0.05,
+        batch_size=8,
+        hidden_nodes=[16],
+        max_epochs=epochs,
+        patience=epochs,
+        max_updates=10**9,
+    )
+    return store.insert_learners(
+        [
+            Learner(
+                experiment_id=experiment.id,
+                learner_type="mlp",
+                seed=5,
+                hyper_parameters=hyper_parameters,
+                configuration=number,
+            )
+            for number in range(count)
+        ]
+    )
 
 
 def wait_for(store, learner_id, condition, seconds: float = 180):
@@ -36,8 +50,10 @@ def wait_for(store, learner_id, condition, seconds: float = 180):
 
 
 def checksums(store, learner_id) -> dict[int, list[str]]:
-    return {snapshot.epoch: [t.checksum for layer in snapshot.layers for t in layer.tensors]
-            for snapshot in store.snapshots_of(learner_id)}
+    return {
+        snapshot.epoch: [t.checksum for layer in snapshot.layers for t in layer.tensors]
+        for snapshot in store.snapshots_of(learner_id)
+    }
 
 
 def test_four_workers_run_each_of_100_trials_exactly_once(address):
@@ -57,8 +73,11 @@ def test_four_workers_run_each_of_100_trials_exactly_once(address):
     for learner in learners:
         assert [s.epoch for s in store.snapshots_of(learner.id)] == list(range(learner.epochs))
     assert store.snapshots.count_documents({}) == sum(learner.epochs for learner in learners)
-    workers = {document["worker"] for document in store.learners.find({}, {"worker": 1})
-               if document.get("worker")}
+    workers = {
+        document["worker"]
+        for document in store.learners.find({}, {"worker": 1})
+        if document.get("worker")
+    }
     assert workers == set()  # every claim was given up when its trial finished
     store.close()
 
@@ -121,8 +140,10 @@ def test_concurrent_claims_and_status_changes_lose_no_update(address):
     context = multiprocessing.get_context("spawn")
     claims = context.Queue()
 
-    racers = [context.Process(target=_claim_and_release,
-                              args=(address, experiment.id, 50, claims)) for _ in range(4)]
+    racers = [
+        context.Process(target=_claim_and_release, args=(address, experiment.id, 50, claims))
+        for _ in range(4)
+    ]
     for racer in racers:
         racer.start()
     counted = sum(claims.get(timeout=600) for _ in racers)

@@ -11,11 +11,12 @@ from .snapshot import Snapshot
 from .tensor import Tensor, TensorStats
 
 __all__ = [
+    "FINISHED",
+    "STATUSES",
     "CategoricalBound",
     "ConfusionMatrix",
     "Dataset",
     "Experiment",
-    "FINISHED",
     "FloatBound",
     "HyperParamSearchSpace",
     "HyperParameters",
@@ -26,7 +27,6 @@ __all__ = [
     "Learner",
     "LearnerPerformance",
     "Performance",
-    "STATUSES",
     "Snapshot",
     "Tensor",
     "TensorStats",

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-
 # Types BSON encodes as they are; checked by exact type first, as most values are of these.
 _PLAIN_TYPES = frozenset((type(None), bool, int, float, str, bytes))
 
@@ -45,13 +44,13 @@ def plain(value: Any) -> Any:
 def utc(moment: dt.datetime) -> dt.datetime:
     """Return `moment` as a UTC-aware datetime; naive values are taken to be UTC already."""
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc)
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
 
 
 def now() -> dt.datetime:
     """Return the current time, UTC-aware, truncated to the millisecond BSON keeps."""
-    moment = dt.datetime.now(dt.timezone.utc)
+    moment = dt.datetime.now(dt.UTC)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 

@@ -57,8 +57,8 @@ class Indices:
     def split(cls, rows: int, seed: int, fractions: tuple[float, float] = (0.6, 0.2)) -> Indices:
         """Return a shuffled split of `rows` rows: train and valid fractions, test the rest."""
         order = np.random.default_rng(seed).permutation(rows)
-        n_train = int(round(rows * fractions[0]))
-        n_valid = int(round(rows * fractions[1]))
+        n_train = round(rows * fractions[0])
+        n_valid = round(rows * fractions[1])
         return cls(
             seed=seed,
             train=sorted(order[:n_train].tolist()),
@@ -69,8 +69,8 @@ class Indices:
     @classmethod
     def in_order(cls, rows: int, fractions: tuple[float, float] = (0.6, 0.2)) -> Indices:
         """Return a split that keeps time order: first rows train, then valid, then test."""
-        n_train = int(round(rows * fractions[0]))
-        n_valid = int(round(rows * fractions[1]))
+        n_train = round(rows * fractions[0])
+        n_valid = round(rows * fractions[1])
         return cls(
             seed=0,
             train=list(range(n_train)),
@@ -89,5 +89,9 @@ class Indices:
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> Indices:
         """Return the indices a document holds."""
-        return cls(**{name: list(document[name]) if name != "seed" else document[name]
-                      for name in cls.__dataclass_fields__})
+        return cls(
+            **{
+                name: list(document[name]) if name != "seed" else document[name]
+                for name in cls.__dataclass_fields__
+            }
+        )

@@ -20,7 +20,9 @@ class Experiment:
 
     Learners are kept in their own collection and point back at the experiment.
     `snapshot_every` is the number of epochs between two snapshots of a learner (1: every
-    epoch); the last epoch of a learner always gets one.
+    epoch); the last epoch of a learner always gets one. `snapshot_every_updates`, when
+    set, adds a snapshot inside an epoch every that many updates, so a trial can be paused
+    and continued from the middle of a long epoch.
     """
 
     name: str
@@ -31,6 +33,7 @@ class Experiment:
     hp_opt_method: str = "random"
     description: str = ""
     snapshot_every: int = 1
+    snapshot_every_updates: int | None = None
     created_at: dt.datetime = field(default_factory=now)
     updated_at: dt.datetime = field(default_factory=now)
     id: str | None = None
@@ -39,15 +42,27 @@ class Experiment:
         if not self.name or not self.name.strip():
             raise ValidationError("name", self.name, "a non-empty name")
         if self.learner_type not in LEARNER_TYPES:
-            raise ValidationError("learner_type", self.learner_type, "one of " + ", ".join(LEARNER_TYPES))
+            raise ValidationError(
+                "learner_type", self.learner_type, "one of " + ", ".join(LEARNER_TYPES)
+            )
         if self.hp_opt_method not in HP_OPT_METHODS:
             raise ValidationError(
                 "hp_opt_method", self.hp_opt_method, "one of " + ", ".join(HP_OPT_METHODS)
             )
-        if isinstance(self.snapshot_every, bool) or not isinstance(self.snapshot_every, int) or (
-            self.snapshot_every < 1
+        if (
+            isinstance(self.snapshot_every, bool)
+            or not isinstance(self.snapshot_every, int)
+            or (self.snapshot_every < 1)
         ):
             raise ValidationError("snapshot_every", self.snapshot_every, "an integer >= 1")
+        if self.snapshot_every_updates is not None and (
+            isinstance(self.snapshot_every_updates, bool)
+            or not isinstance(self.snapshot_every_updates, int)
+            or self.snapshot_every_updates < 1
+        ):
+            raise ValidationError(
+                "snapshot_every_updates", self.snapshot_every_updates, "null or an integer >= 1"
+            )
 
     def to_document(self) -> dict[str, Any]:
         """Return the canonical document form."""
@@ -60,6 +75,7 @@ class Experiment:
             "learner_type": self.learner_type,
             "hp_opt_method": self.hp_opt_method,
             "snapshot_every": self.snapshot_every,
+            "snapshot_every_updates": self.snapshot_every_updates,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -80,6 +96,7 @@ class Experiment:
             learner_type=document.get("learner_type", "mlp"),
             hp_opt_method=document.get("hp_opt_method", "random"),
             snapshot_every=document.get("snapshot_every", 1),
+            snapshot_every_updates=document.get("snapshot_every_updates"),
             created_at=document.get("created_at") or now(),
             updated_at=document.get("updated_at") or now(),
         )

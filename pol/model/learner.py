@@ -69,7 +69,9 @@ class Learner:
 
     def __post_init__(self) -> None:
         if self.learner_type not in LEARNER_TYPES:
-            raise ValidationError("learner_type", self.learner_type, "one of " + ", ".join(LEARNER_TYPES))
+            raise ValidationError(
+                "learner_type", self.learner_type, "one of " + ", ".join(LEARNER_TYPES)
+            )
         if self.status not in STATUSES:
             raise ValidationError("status", self.status, "one of " + ", ".join(STATUSES))
 
@@ -103,7 +105,8 @@ class Learner:
             "finished_at": self.finished_at,
             "parent_learner_id": (
                 object_id("parent_learner_id", self.parent_learner_id)
-                if self.parent_learner_id else None
+                if self.parent_learner_id
+                else None
             ),
             "parent_epoch": self.parent_epoch,
             "generation": self.generation,

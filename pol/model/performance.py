@@ -59,7 +59,9 @@ class ConfusionMatrix:
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> ConfusionMatrix:
         """Return the confusion matrix a document holds."""
-        return cls(labels=list(document["labels"]), counts=[list(row) for row in document["counts"]])
+        return cls(
+            labels=list(document["labels"]), counts=[list(row) for row in document["counts"]]
+        )
 
 
 @dataclass

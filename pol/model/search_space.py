@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from ..errors import ValidationError
 from ._normalise import plain
@@ -53,7 +53,12 @@ class FloatBound:
 
     def to_document(self) -> dict[str, Any]:
         """Return the canonical document form."""
-        return {"kind": self.kind, "low": plain(self.low), "high": plain(self.high), "log": self.log}
+        return {
+            "kind": self.kind,
+            "low": plain(self.low),
+            "high": plain(self.high),
+            "log": self.log,
+        }
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ class CategoricalBound:
         return {"kind": self.kind, "choices": plain(list(self.choices))}
 
 
-Bound = Union[FloatBound, IntBound, CategoricalBound]
+Bound = FloatBound | IntBound | CategoricalBound
 
 
 class HyperParamSearchSpace:

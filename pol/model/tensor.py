@@ -76,8 +76,9 @@ class Tensor:
     @classmethod
     def of_bytes(cls, name: str, values: bytes) -> Tensor:
         """Return an opaque one-dimensional uint8 tensor holding `values`, without stats."""
-        return cls(name=name, dtype="uint8", shape=(len(values),), values=bytes(values),
-                   summarise=False)
+        return cls(
+            name=name, dtype="uint8", shape=(len(values),), values=bytes(values), summarise=False
+        )
 
     @classmethod
     def from_numpy(cls, name: str, array: np.ndarray) -> Tensor:

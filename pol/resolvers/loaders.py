@@ -33,8 +33,9 @@ Value = TypeVar("Value")
 LearnersKey = tuple[str, str | None]
 # An analysis key: (experiment id, k, metric, split).
 AnalysisKey = tuple[str, int | float, str, str]
-# A snapshots key: (learner id, first epoch or None, last epoch or None), both inclusive.
-SnapshotsKey = tuple[str, int | None, int | None]
+# A snapshots key: (learner id, first epoch or None, last epoch or None, both inclusive,
+# with superseded snapshots, with mid-epoch snapshots).
+SnapshotsKey = tuple[str, int | None, int | None, bool, bool]
 
 LEARNER_ORDER = [("configuration", ASCENDING), ("run", ASCENDING), ("_id", ASCENDING)]
 
@@ -94,16 +95,22 @@ class Loaders:
 
     def _snapshots_of(self, keys: Sequence[SnapshotsKey]) -> list[list[Snapshot]]:
         found: dict[SnapshotsKey, list[Snapshot]] = defaultdict(list)
-        for (first, last), learner_ids in _group(keys, lambda key: (key[1], key[2])).items():
+        for options, learner_ids in _group(keys, lambda key: key[1:]).items():
+            first, last, superseded, mid_epoch = options
             query: dict[str, Any] = {"learner_id": {"$in": _object_ids(learner_ids)}}
             epochs = {"$gte": first, "$lte": last}
             epochs = {operator: epoch for operator, epoch in epochs.items() if epoch is not None}
             if epochs:
                 query["epoch"] = epochs
-            sort = [("learner_id", ASCENDING), ("epoch", ASCENDING)]
-            for document in self.store.snapshots.find(query, sort=sort):
+            if not superseded:
+                query["superseded"] = False
+            if not mid_epoch:
+                query["batch"] = None
+            for document in self.store.snapshots.find(query):
                 snapshot = Snapshot.from_document(document)
-                found[(snapshot.learner_id, first, last)].append(snapshot)
+                found[(snapshot.learner_id, *options)].append(snapshot)
+        for snapshots in found.values():
+            snapshots.sort(key=_training_order)
         return [found.get(key, []) for key in keys]
 
     def _tensor_values(self, checksums: Sequence[str]) -> list[bytes | NotFoundError]:
@@ -143,6 +150,11 @@ def _group(keys: Sequence[tuple], by: Callable[[tuple], Any]) -> dict[Any, list[
     for key in keys:
         groups[by(key)].append(key[0])
     return groups
+
+
+def _training_order(snapshot: Snapshot) -> tuple[int, bool, int, int]:
+    # Inside an epoch by batch, the end of the epoch last; roll-back generations in turn.
+    return (snapshot.epoch, snapshot.batch is None, snapshot.batch or 0, snapshot.generation)
 
 
 def _object_ids(ids: Sequence[str]) -> list[ObjectId]:

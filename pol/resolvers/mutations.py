@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from .. import lifecycle
 from ..errors import ValidationError
 from ..model import Experiment, HyperParamSearchSpace, Learner
 from ..model.search_space import bound_from_document
@@ -30,12 +31,14 @@ async def new_experiment(
     seed: int,
     snapshot_every: int,
     window: int | None,
+    snapshot_every_updates: int | None = None,
 ) -> Experiment:
     """Store a new experiment over a bundled dataset; raise ValidationError before any write."""
     if dataset not in API_DATASETS:
         raise ValidationError("dataset", dataset, "one of " + ", ".join(API_DATASETS))
     at_least("seed", seed, 0)
     at_least("snapshotEvery", snapshot_every, 1)
+    optional_at_least("snapshotEveryUpdates", snapshot_every_updates, 1)
     optional_at_least("window", window, 1)
     space = search_space_of(search_space)
 
@@ -50,6 +53,7 @@ async def new_experiment(
         description=description,
         seed=seed,
         snapshot_every=snapshot_every,
+        snapshot_every_updates=snapshot_every_updates,
         window=window,
     )
 
@@ -94,3 +98,26 @@ async def start_trials(
         runs=runs,
         seed=seed,
     )
+
+
+async def change_learner(context: Context, operation: str, learner_id: str) -> Learner:
+    """Pause, resume or cancel a learner; raise StateError when its status does not allow it."""
+    learner_id = valid_id("id", learner_id)
+    change = {"pause": lifecycle.pause, "resume": lifecycle.resume, "cancel": lifecycle.cancel}[
+        operation
+    ]
+    return await run_in_threadpool(change, context.store, learner_id)
+
+
+async def roll_back(context: Context, learner_id: str, epoch: int) -> Learner:
+    """Queue a learner to continue from its own earlier epoch."""
+    learner_id = valid_id("id", learner_id)
+    at_least("epoch", epoch, 0)
+    return await run_in_threadpool(lifecycle.roll_back, context.store, learner_id, epoch)
+
+
+async def fork(context: Context, learner_id: str, epoch: int, overrides: dict[str, Any]) -> Learner:
+    """Queue a new learner starting from a learner's snapshot of `epoch`."""
+    learner_id = valid_id("id", learner_id)
+    at_least("epoch", epoch, 0)
+    return await run_in_threadpool(lifecycle.fork, context.store, learner_id, epoch, overrides)

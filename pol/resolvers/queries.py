@@ -105,6 +105,8 @@ async def snapshots_of(
     from_epoch: int | None = None,
     to_epoch: int | None = None,
     last: int | None = None,
+    superseded: bool = False,
+    mid_epoch: bool = False,
 ) -> list[Snapshot]:
     """Return a learner's snapshots in epoch order within [from_epoch, to_epoch], the `last` few."""
     optional_at_least("fromEpoch", from_epoch, 0)
@@ -112,7 +114,9 @@ async def snapshots_of(
     optional_at_least("last", last, 1)
     if from_epoch is not None and to_epoch is not None and to_epoch < from_epoch:
         raise ValidationError("toEpoch", to_epoch, f"an epoch >= fromEpoch ({from_epoch})")
-    snapshots = await context.loaders.snapshots_of.load((learner_id, from_epoch, to_epoch))
+    snapshots = await context.loaders.snapshots_of.load(
+        (learner_id, from_epoch, to_epoch, superseded, mid_epoch)
+    )
     return snapshots[-last:] if last else snapshots
 
 
@@ -197,3 +201,8 @@ async def hp_distributions(
 def _check_choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValidationError(field, value, "one of " + ", ".join(allowed))
+
+
+async def forks_of(context: Context, learner_id: str) -> list[Learner]:
+    """Return the learners forked from `learner_id`, oldest first."""
+    return await run_in_threadpool(context.store.forks_of, learner_id)

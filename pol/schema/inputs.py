@@ -53,6 +53,41 @@ class CreateExperimentInput:
     snapshot_every: int = strawberry.field(
         default=1, description="Epochs between two snapshots of a learner (1: every epoch)."
     )
+    snapshot_every_updates: int | None = strawberry.field(
+        default=None,
+        description="Also a snapshot inside an epoch every this many updates (null: none).",
+    )
     window: int | None = strawberry.field(
         default=None, description="Time steps per sequence for a time series (default 12)."
     )
+
+
+@strawberry.input(
+    description="Hyper-parameters a fork changes; those left null keep the parent's values. "
+    "The architecture and the batch size cannot change at a fork."
+)
+class ForkOverridesInput:
+    alpha: float | None = None
+    regularisation_lambda: float | None = strawberry.field(
+        default=None, description="The search-space hyper-parameter `lambda`."
+    )
+    momentum: float | None = None
+    patience: int | None = None
+    max_epochs: int | None = None
+    max_updates: Int64 | None = None
+    lr_step_size: int | None = None
+    lr_gamma: float | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        """Return the overrides by their document names, leaving out those not given."""
+        overrides = {
+            "alpha": self.alpha,
+            "lambda": self.regularisation_lambda,
+            "momentum": self.momentum,
+            "patience": self.patience,
+            "max_epochs": self.max_epochs,
+            "max_updates": self.max_updates,
+            "lr_step_size": self.lr_step_size,
+            "lr_gamma": self.lr_gamma,
+        }
+        return {key: value for key, value in overrides.items() if value is not None}

@@ -9,7 +9,7 @@ import strawberry
 from ..resolvers import mutations, queries
 from .analytics import CoalescedHyperParameters, HpDistribution, ReducedSearchSpace, TopKEntry
 from .enums import Metric, Split, TrialMethod
-from .inputs import CreateExperimentInput
+from .inputs import CreateExperimentInput, ForkOverridesInput
 from .scalars import Int64
 from .types import Experiment, Learner, PolInfo
 
@@ -120,6 +120,7 @@ class Mutation:
             description=input_.description,
             seed=input_.seed,
             snapshot_every=input_.snapshot_every,
+            snapshot_every_updates=input_.snapshot_every_updates,
             window=input_.window,
         )
         return Experiment.of(experiment)
@@ -146,3 +147,46 @@ class Mutation:
             seed=seed,
         )
         return [Learner.of(learner) for learner in learners]
+
+    @strawberry.mutation(
+        description="Ask a running learner to stop at its next snapshot, with status PAUSED."
+    )
+    async def pause_learner(self, info: PolInfo, id: strawberry.ID) -> Learner | None:
+        return Learner.of(await mutations.change_learner(info.context, "pause", id))
+
+    @strawberry.mutation(
+        description="Queue a paused, failed or interrupted learner to continue from its "
+        "latest snapshot."
+    )
+    async def resume_learner(self, info: PolInfo, id: strawberry.ID) -> Learner | None:
+        return Learner.of(await mutations.change_learner(info.context, "resume", id))
+
+    @strawberry.mutation(
+        description="Cancel a queued or paused learner at once; a running one stops at its "
+        "next snapshot."
+    )
+    async def cancel_learner(self, info: PolInfo, id: strawberry.ID) -> Learner | None:
+        return Learner.of(await mutations.change_learner(info.context, "cancel", id))
+
+    @strawberry.mutation(
+        description="Queue a learner to continue from its own earlier epoch; its later "
+        "snapshots are kept, marked superseded."
+    )
+    async def roll_back_learner(
+        self, info: PolInfo, id: strawberry.ID, epoch: int
+    ) -> Learner | None:
+        return Learner.of(await mutations.roll_back(info.context, id, epoch))
+
+    @strawberry.mutation(
+        description="Queue a new learner that starts from this learner's snapshot of `epoch`, "
+        "with some hyper-parameters changed; it records its parent and epoch."
+    )
+    async def fork_learner(
+        self,
+        info: PolInfo,
+        id: strawberry.ID,
+        epoch: int,
+        hyper_parameters: ForkOverridesInput | None = None,
+    ) -> Learner | None:
+        overrides = hyper_parameters.to_document() if hyper_parameters else {}
+        return Learner.of(await mutations.fork(info.context, id, epoch, overrides))

@@ -7,6 +7,7 @@ nullable: when one fails, its error names it and its parent object is kept.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -404,6 +405,13 @@ class Snapshot:
     updates: Int64 = strawberry.field(description="Parameter updates made up to this epoch.")
     elapsed: float | None = strawberry.field(description="Seconds of training up to this epoch.")
     superseded: bool
+    batch: int | None = strawberry.field(
+        description="Batches of the epoch done, for a snapshot taken inside an epoch; null at "
+        "the end of an epoch."
+    )
+    generation: int = strawberry.field(
+        description="The learner's roll-back generation this snapshot was written in."
+    )
     created_at: dt.datetime
 
     @classmethod
@@ -416,6 +424,8 @@ class Snapshot:
             updates=Int64(snapshot.updates),
             elapsed=finite(snapshot.elapsed),
             superseded=snapshot.superseded,
+            batch=snapshot.batch,
+            generation=snapshot.generation,
             created_at=snapshot.created_at,
         )
 
@@ -455,6 +465,16 @@ class Learner:
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    parent_epoch: int | None = strawberry.field(
+        description="The epoch of the parent's snapshot a fork started from."
+    )
+    generation: int = strawberry.field(description="How often the learner was rolled back.")
+    request: str | None = strawberry.field(
+        description="A pause or cancel asked of the running learner, done at its next snapshot."
+    )
+    worker: str | None = strawberry.field(description="The worker holding the running learner.")
+    lease_expires_at: dt.datetime | None
+    claims: int = strawberry.field(description="How often a worker claimed the learner.")
 
     @classmethod
     def of(cls, learner: model.Learner) -> Learner:
@@ -478,6 +498,12 @@ class Learner:
             created_at=learner.created_at,
             started_at=learner.started_at,
             finished_at=learner.finished_at,
+            parent_epoch=learner.parent_epoch,
+            generation=learner.generation,
+            request=learner.request,
+            worker=learner.worker,
+            lease_expires_at=learner.lease_expires_at,
+            claims=learner.claims,
         )
 
     @strawberry.field
@@ -516,11 +542,35 @@ class Learner:
         from_epoch: int | None = None,
         to_epoch: int | None = None,
         last: int | None = None,
+        superseded: Annotated[
+            bool,
+            strawberry.argument(description="Also those a roll-back replaced."),
+        ] = False,
+        mid_epoch: Annotated[
+            bool,
+            strawberry.argument(description="Also those taken inside an epoch."),
+        ] = False,
     ) -> list[Snapshot] | None:
         snapshots = await queries.snapshots_of(
-            info.context, self.learner.id, from_epoch=from_epoch, to_epoch=to_epoch, last=last
+            info.context,
+            self.learner.id,
+            from_epoch=from_epoch,
+            to_epoch=to_epoch,
+            last=last,
+            superseded=superseded,
+            mid_epoch=mid_epoch,
         )
         return [Snapshot.of(snapshot) for snapshot in snapshots]
+
+    @strawberry.field(description="The learner this one was forked from, if any.")
+    async def parent(self, info: PolInfo) -> Learner | None:
+        if self.learner.parent_learner_id is None:
+            return None
+        return Learner.of(await queries.learner(info.context, self.learner.parent_learner_id))
+
+    @strawberry.field(description="The learners forked from this one, oldest first.")
+    async def forks(self, info: PolInfo) -> list[Learner] | None:
+        return [Learner.of(item) for item in await queries.forks_of(info.context, self.learner.id)]
 
 
 @strawberry.type(description="One search over one dataset, and the learners it queued.")
@@ -535,6 +585,9 @@ class Experiment:
     hp_opt_method: HpOptMethod
     snapshot_every: int = strawberry.field(
         description="Epochs between two snapshots of a learner; the last epoch always has one."
+    )
+    snapshot_every_updates: int | None = strawberry.field(
+        description="Updates between two snapshots inside an epoch; null when none are taken."
     )
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -552,6 +605,7 @@ class Experiment:
             learner_type=LearnerType(experiment.learner_type),
             hp_opt_method=HpOptMethod(experiment.hp_opt_method),
             snapshot_every=experiment.snapshot_every,
+            snapshot_every_updates=experiment.snapshot_every_updates,
             created_at=experiment.created_at,
             updated_at=experiment.updated_at,
         )

@@ -22,7 +22,10 @@ def default_data_dir() -> Path:
 
 
 def connect(
-    uri: str | None = None, *, data_dir: str | os.PathLike | None = None, database: str | None = None
+    uri: str | None = None,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    database: str | None = None,
 ) -> Store:
     """Return a Store on MongoDB at `uri` ($POL_MONGODB_URI), else on the embedded engine.
 

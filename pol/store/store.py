@@ -35,8 +35,12 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     ],
     "snapshots": [
         (
-            [("learner_id", ASCENDING), ("generation", ASCENDING), ("epoch", ASCENDING),
-             ("batch", ASCENDING)],
+            [
+                ("learner_id", ASCENDING),
+                ("generation", ASCENDING),
+                ("epoch", ASCENDING),
+                ("batch", ASCENDING),
+            ],
             {"unique": True},
         ),
         ([("learner_id", ASCENDING), ("superseded", ASCENDING), ("updates", DESCENDING)], {}),
@@ -188,7 +192,9 @@ class Store:
                 return
             logger.warning(
                 "learner %s: the lease of %s expired; queued again to continue from its "
-                "latest snapshot", document["_id"], document.get("worker"),
+                "latest snapshot",
+                document["_id"],
+                document.get("worker"),
             )
 
     def renew_lease(self, learner_id: str, worker: str, lease_seconds: float = 60.0) -> bool:
@@ -211,15 +217,16 @@ class Store:
             {"$set": update, "$unset": {"worker": "", "lease_expires_at": ""}},
         )
         if result.matched_count:
-            logger.info("learner %s %s by %s%s", learner_id, status, worker,
-                        f": {reason}" if reason else "")
+            logger.info(
+                "learner %s %s by %s%s", learner_id, status, worker, f": {reason}" if reason else ""
+            )
         return result.matched_count == 1
 
     def claim_state(self, learner_id: str, worker: str) -> str | None:
         """Return what a running learner's worker must do: None, "pause", "cancel" or "lost"."""
         document = self.learners.find_one(
-            {"_id": object_id("id", learner_id)}, projection={"worker": 1, "status": 1,
-                                                              "request": 1}
+            {"_id": object_id("id", learner_id)},
+            projection={"worker": 1, "status": 1, "request": 1},
         )
         if document is None or document.get("worker") != worker or document["status"] != "running":
             return "lost"
@@ -291,8 +298,9 @@ class Store:
             },
         )
         if not result.matched_count:
-            logger.warning("learner %s: %s no longer holds it; its result is dropped",
-                           learner_id, worker)
+            logger.warning(
+                "learner %s: %s no longer holds it; its result is dropped", learner_id, worker
+            )
             return False
         logger.info("learner %s %s%s", learner_id, status, f": {reason}" if reason else "")
         return True
@@ -317,7 +325,8 @@ class Store:
                 snapshot.id = stored.id
                 return snapshot
             where = f"epoch {snapshot.epoch}" + (
-                f" batch {snapshot.batch}" if snapshot.batch is not None else "")
+                f" batch {snapshot.batch}" if snapshot.batch is not None else ""
+            )
             raise ConflictError(
                 f"learner {snapshot.learner_id} already has a different snapshot of {where}",
                 field="epoch",
@@ -334,11 +343,17 @@ class Store:
     def snapshot(self, learner_id: str, epoch: int, *, values: bool = False) -> Snapshot:
         """Return the learner's current end-of-epoch snapshot of `epoch` (values if asked)."""
         document = self.snapshots.find_one(
-            {"learner_id": object_id("learner_id", learner_id), "superseded": False,
-             "epoch": epoch, "batch": None}
+            {
+                "learner_id": object_id("learner_id", learner_id),
+                "superseded": False,
+                "epoch": epoch,
+                "batch": None,
+            }
         )
         if document is None:
-            raise NotFoundError("snapshot", f"of learner {learner_id} at epoch {epoch}", field="epoch")
+            raise NotFoundError(
+                "snapshot", f"of learner {learner_id} at epoch {epoch}", field="epoch"
+            )
         snapshot = Snapshot.from_document(document)
         return self.load_snapshot_values(snapshot) if values else snapshot
 
@@ -380,8 +395,14 @@ class Store:
         if not mid_epoch:
             query["batch"] = None
         documents = list(self.snapshots.find(query))
-        documents.sort(key=lambda item: (item["epoch"], item.get("batch") is None,
-                                         item.get("batch") or 0, item.get("generation", 0)))
+        documents.sort(
+            key=lambda item: (
+                item["epoch"],
+                item.get("batch") is None,
+                item.get("batch") or 0,
+                item.get("generation", 0),
+            )
+        )
         return [Snapshot.from_document(document) for document in documents]
 
     def forks_of(self, learner_id: str) -> list[Learner]:
@@ -415,8 +436,12 @@ class Store:
         chunks = []
         for tensor in loaded.values():
             pieces = [
-                {"_id": _chunk_id(tensor.checksum, n), "checksum": tensor.checksum, "n": n,
-                 "data": tensor.values[start : start + CHUNK_BYTES]}
+                {
+                    "_id": _chunk_id(tensor.checksum, n),
+                    "checksum": tensor.checksum,
+                    "n": n,
+                    "data": tensor.values[start : start + CHUNK_BYTES],
+                }
                 for n, start in enumerate(range(0, max(tensor.nbytes, 1), CHUNK_BYTES))
             ]
             # The first chunk goes last: its presence means every chunk is stored.
@@ -480,4 +505,3 @@ def _same_training(first: Snapshot, second: Snapshot) -> bool:
 
 def _chunk_id(tensor_checksum: str, n: int) -> str:
     return f"{tensor_checksum}:{n}"
-

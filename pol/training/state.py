@@ -34,14 +34,24 @@ def decode_state(values: bytes) -> Any:
 def _encode(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         array = value.detach().cpu().contiguous()
-        return {"$tensor": {"dtype": str(array.dtype).removeprefix("torch."),
-                            "shape": list(array.shape),
-                            "data": array.view(-1).view(torch.uint8).numpy().tobytes()
-                            if array.numel() else b""}}
+        return {
+            "$tensor": {
+                "dtype": str(array.dtype).removeprefix("torch."),
+                "shape": list(array.shape),
+                "data": array.view(-1).view(torch.uint8).numpy().tobytes()
+                if array.numel()
+                else b"",
+            }
+        }
     if isinstance(value, np.ndarray):
         array = np.ascontiguousarray(value)
-        return {"$ndarray": {"dtype": array.dtype.str, "shape": list(array.shape),
-                             "data": array.tobytes()}}
+        return {
+            "$ndarray": {
+                "dtype": array.dtype.str,
+                "shape": list(array.shape),
+                "data": array.tobytes(),
+            }
+        }
     if isinstance(value, tuple):
         return {"$tuple": [_encode(item) for item in value]}
     if isinstance(value, list):
@@ -63,13 +73,17 @@ def _decode(value: Any) -> Any:
     if "$tensor" in value:
         spec = value["$tensor"]
         dtype = getattr(torch, spec["dtype"])
-        raw = torch.frombuffer(bytearray(spec["data"]), dtype=torch.uint8) if spec["data"] else (
-            torch.empty(0, dtype=torch.uint8))
+        raw = (
+            torch.frombuffer(bytearray(spec["data"]), dtype=torch.uint8)
+            if spec["data"]
+            else (torch.empty(0, dtype=torch.uint8))
+        )
         return raw.view(dtype).reshape(spec["shape"]).clone()
     if "$ndarray" in value:
         spec = value["$ndarray"]
-        return np.frombuffer(spec["data"], dtype=np.dtype(spec["dtype"])).reshape(
-            spec["shape"]).copy()
+        return (
+            np.frombuffer(spec["data"], dtype=np.dtype(spec["dtype"])).reshape(spec["shape"]).copy()
+        )
     if "$tuple" in value:
         return tuple(_decode(item) for item in value["$tuple"])
     if "$dict" in value:
