@@ -146,7 +146,7 @@ def _demo(args: argparse.Namespace) -> int:
         + f"; {snapshots} epoch snapshots stored\n"
     )
     top_k = int(args.top_k) if args.top_k >= 1 else args.top_k
-    print(render_analysis(analyse(store.database, experiment.id, top_k, "loss", "valid")))
+    print(render_analysis(analyse(store.analytics_database, experiment.id, top_k, "loss", "valid")))
     print(
         f"\nExplore it: pol serve{_store_flags(args)}  then open http://127.0.0.1:8000/graphql"
         f"\n  experiment id: {experiment.id}"

@@ -251,3 +251,21 @@ def test_finishing_a_learner_records_its_best_layers(store):
     assert back.performance.valid.loss == 0.2
     tensor = store.tensor_values(back.layers[0].tensors[0])
     assert np.array_equal(tensor.to_numpy(), np.ones((4, 3), np.float32))
+
+
+def test_writes_are_majority_journaled_and_analytics_prefer_secondaries(store, over_the_wire):
+    if not over_the_wire:
+        assert store.analytics_database is store.database  # one copy of the data: no choice
+        return
+    from pymongo import ReadPreference
+
+    assert store.snapshots.write_concern.document == {"w": "majority", "j": True}
+    assert store.learners.write_concern.document == {"w": "majority", "j": True}
+    assert store.analytics_database.read_preference == ReadPreference.SECONDARY_PREFERRED
+
+
+def test_a_uri_that_chooses_its_write_concern_keeps_it():
+    from pol.store import _durable_defaults
+
+    assert _durable_defaults("mongodb://db.example/pol") == {"w": "majority", "journal": True}
+    assert _durable_defaults("mongodb://db.example/pol?w=1") == {}

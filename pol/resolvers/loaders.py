@@ -131,7 +131,9 @@ class Loaders:
         results: list[Analysis | PolError] = []
         for experiment_id, k, metric, split in keys:
             try:
-                results.append(analyse(self.store.database, experiment_id, k, metric, split))
+                results.append(
+                    analyse(self.store.analytics_database, experiment_id, k, metric, split)
+                )
             except PolError as error:
                 results.append(error)
         return results

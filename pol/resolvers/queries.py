@@ -158,7 +158,7 @@ async def top_k(
     ascending = None if descending is None else not descending
     return await run_in_threadpool(
         get_top_k_ids,
-        context.store.database,
+        context.store.analytics_database,
         experiment_id,
         size,
         metric=metric,
@@ -187,7 +187,7 @@ async def hp_distributions(
     result = await analysis(context, experiment_id, k, metric=metric, split=split)
 
     def distributions() -> list[HpDistribution]:
-        database = context.store.database
+        database = context.store.analytics_database
         table_all = get_hyper_parameters(database, get_learner_ids(database, result.experiment_id))
         return list(
             visualise_hp_distribution(

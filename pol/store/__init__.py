@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from .store import Store
 
@@ -35,7 +35,9 @@ def connect(
     if uri:
         from pymongo import MongoClient
 
-        client = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=10_000)
+        client = MongoClient(
+            uri, tz_aware=True, serverSelectionTimeoutMS=10_000, **_durable_defaults(uri)
+        )
         name = database or urlparse(uri).path.lstrip("/") or DEFAULT_DATABASE
         logger.info("store: MongoDB at %s, database %s", _without_password(uri), name)
     else:
@@ -48,6 +50,18 @@ def connect(
     store = Store(client[name], client)
     store.ensure_indexes()
     return store
+
+
+def _durable_defaults(uri: str) -> dict[str, object]:
+    """Return majority, journaled writes unless the URI chooses a write concern itself.
+
+    An acknowledged snapshot, claim or status change is then on a majority of a replica
+    set's members, on disk, and survives the loss of the primary.
+    """
+    options = {key.lower() for key in parse_qs(urlparse(uri).query)}
+    if options & {"w", "journal", "wtimeoutms"}:
+        return {}
+    return {"w": "majority", "journal": True}
 
 
 def _without_password(uri: str) -> str:

@@ -65,6 +65,20 @@ class Store:
         self.snapshots = database["snapshots"]
         self.tensor_chunks = database["tensor_chunks"]
 
+    @property
+    def analytics_database(self) -> Any:
+        """Return the database for analytics reads: secondaries preferred on a replica set.
+
+        Analytics read finished history, so a secondary's slight lag does not matter and
+        the primary keeps its capacity for the workers' writes.
+        """
+        from pymongo import ReadPreference
+        from pymongo.database import Database
+
+        if not isinstance(self.database, Database):
+            return self.database  # the embedded engine has a single copy of the data
+        return self.database.with_options(read_preference=ReadPreference.SECONDARY_PREFERRED)
+
     def close(self) -> None:
         """Close the connection this store opened."""
         if self.client is not None:
@@ -467,7 +481,10 @@ class Store:
 
     def tensor_values(self, tensor: Tensor) -> Tensor:
         """Return a copy of `tensor` with its values, checked against its checksum."""
-        chunks = self.tensor_chunks.find({"checksum": tensor.checksum}, sort=[("n", ASCENDING)])
+        count = max(1, -(-tensor.nbytes // CHUNK_BYTES))
+        ids = [_chunk_id(tensor.checksum, n) for n in range(count)]
+        # By _id, so that a cluster sharded on _id reads only the shards that hold them.
+        chunks = sorted(self.tensor_chunks.find({"_id": {"$in": ids}}), key=lambda item: item["n"])
         values = b"".join(bytes(chunk["data"]) for chunk in chunks)
         if checksum(values) != tensor.checksum:
             raise NotFoundError("tensor values", f"{tensor.name} ({tensor.checksum[:12]})")
