@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
-import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from ..analytics import (
@@ -21,21 +21,35 @@ from ..analytics import (
 from ..errors import ValidationError
 from ..model import Experiment, Learner, Snapshot, Tensor
 from ..model.performance import METRICS, SPLITS
-from .arguments import at_least, optional_at_least, top_k_size, valid_id
+from .arguments import optional_at_least, top_k_size, valid_id
+from .connections import Ordering, Page, PageQuery, SortField, Window, window
 from .context import Context
+from .filters import LearnerCriteria, OrderTerm, learner_query
+from .loaders import CountKey
+from .tensors import MAX_TENSOR_VALUES, TensorValues, tensor_values
 
-# The most tensor values one request may read; larger tensors are read in pages.
-MAX_TENSOR_VALUES = 100_000
+__all__ = ["MAX_TENSOR_VALUES", "TensorValues", "tensor_values"]
+
 MAX_BINS = 1_000
+
+EXPERIMENT_ORDER: Ordering = (SortField("created_at", True), SortField("_id", True))
+# Training order: by epoch; inside an epoch by batch, the end of the epoch last; roll-back
+# generations in turn.
+SNAPSHOT_ORDER: Ordering = (
+    SortField("epoch"),
+    SortField("_pol_end", expression=json.dumps({"$cond": [{"$eq": ["$batch", None]}, 1, 0]})),
+    SortField("batch"),
+    SortField("generation"),
+    SortField("_id"),
+)
 
 
 @dataclass
-class TensorValues:
-    """A slice of a tensor's values in row-major order, as float64."""
+class Connection:
+    """A page of a list, and the key that counts the whole list when asked."""
 
-    offset: int
-    size: int
-    values: np.ndarray
+    page: Page
+    count: CountKey
 
 
 async def experiments(context: Context, limit: int | None) -> list[Experiment]:
@@ -109,38 +123,103 @@ async def snapshots_of(
     mid_epoch: bool = False,
 ) -> list[Snapshot]:
     """Return a learner's snapshots in epoch order within [from_epoch, to_epoch], the `last` few."""
-    optional_at_least("fromEpoch", from_epoch, 0)
-    optional_at_least("toEpoch", to_epoch, 0)
+    _check_epochs(from_epoch, to_epoch)
     optional_at_least("last", last, 1)
-    if from_epoch is not None and to_epoch is not None and to_epoch < from_epoch:
-        raise ValidationError("toEpoch", to_epoch, f"an epoch >= fromEpoch ({from_epoch})")
-    snapshots = await context.loaders.snapshots_of.load(
+    if last:
+        # The last few of each learner in one aggregate, not all of every learner's.
+        query = PageQuery(
+            "snapshots",
+            "learner_id",
+            _snapshot_match(from_epoch, to_epoch, superseded, mid_epoch),
+            SNAPSHOT_ORDER,
+            Window(last, forward=False),
+        )
+        page = await context.loaders.pages.load((learner_id, query))
+        return [Snapshot.from_document(row) for row in page.rows]
+    return await context.loaders.snapshots_of.load(
         (learner_id, from_epoch, to_epoch, superseded, mid_epoch)
     )
-    return snapshots[-last:] if last else snapshots
 
 
-async def tensor_values(
-    context: Context, tensor: Tensor, offset: int, length: int | None
-) -> TensorValues:
-    """Return `length` values of a tensor from `offset` on (default: to its end), capped."""
-    size = tensor.size
-    at_least("offset", offset, 0)
-    if offset > size:
-        raise ValidationError("offset", offset, f"0 .. {size}, the tensor's size")
-    length = size - offset if length is None else at_least("length", length, 0)
-    if length > MAX_TENSOR_VALUES:
-        raise ValidationError(
-            "length",
-            length,
-            f"at most {MAX_TENSOR_VALUES} values per request; page through the "
-            f"{size} values with offset and length",
-        )
+def _snapshot_match(
+    from_epoch: int | None, to_epoch: int | None, superseded: bool, mid_epoch: bool
+) -> str:
+    match: dict = {}
+    epochs = {"$gte": from_epoch, "$lte": to_epoch}
+    epochs = {operator: epoch for operator, epoch in epochs.items() if epoch is not None}
+    if epochs:
+        match["epoch"] = epochs
+    if not superseded:
+        match["superseded"] = False
+    if not mid_epoch:
+        match["batch"] = None
+    return json.dumps(match, sort_keys=True)
 
-    values = await context.loaders.tensor_values.load(tensor.checksum)
-    dtype = np.dtype(tensor.dtype).newbyteorder("<")
-    flat = np.frombuffer(values, dtype=dtype)[offset : offset + length]
-    return TensorValues(offset=offset, size=size, values=flat.astype(np.float64))
+
+def _check_epochs(from_epoch: int | None, to_epoch: int | None) -> None:
+    optional_at_least("fromEpoch", from_epoch, 0)
+    optional_at_least("toEpoch", to_epoch, 0)
+    if from_epoch is not None and to_epoch is not None and to_epoch < from_epoch:
+        raise ValidationError("toEpoch", to_epoch, f"an epoch >= fromEpoch ({from_epoch})")
+
+
+async def experiments_page(
+    context: Context, first: int | None, after: str | None, last: int | None, before: str | None
+) -> Connection:
+    """Return a page of the experiments, newest first."""
+    query = PageQuery(
+        "experiments", None, "{}", EXPERIMENT_ORDER,
+        window(EXPERIMENT_ORDER, first, after, last, before),
+    )
+    page = await context.loaders.pages.load((None, query))
+    return Connection(page, (None, "experiments", None, "{}"))
+
+
+async def learners_page(
+    context: Context,
+    experiment_id: str,
+    criteria: LearnerCriteria | None,
+    order: list[OrderTerm] | None,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> Connection:
+    """Return a page of an experiment's learners that meet `criteria`, in `order`."""
+    learners = learner_query(criteria, order)
+    page_window = window(learners.ordering, first, after, last, before)
+    query = PageQuery(
+        "learners", "experiment_id", learners.match, learners.ordering, page_window
+    )
+    page = await context.loaders.pages.load((experiment_id, query))
+    return Connection(page, (experiment_id, "learners", "experiment_id", learners.match))
+
+
+async def snapshots_page(
+    context: Context,
+    learner_id: str,
+    *,
+    from_epoch: int | None,
+    to_epoch: int | None,
+    superseded: bool,
+    mid_epoch: bool,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> Connection:
+    """Return a page of a learner's snapshots in training order."""
+    _check_epochs(from_epoch, to_epoch)
+    match = _snapshot_match(from_epoch, to_epoch, superseded, mid_epoch)
+    page_window = window(SNAPSHOT_ORDER, first, after, last, before)
+    query = PageQuery("snapshots", "learner_id", match, SNAPSHOT_ORDER, page_window)
+    page = await context.loaders.pages.load((learner_id, query))
+    return Connection(page, (learner_id, "snapshots", "learner_id", match))
+
+
+async def total_count(context: Context, key: CountKey) -> int:
+    """Return how many rows the list of a connection holds, over all its pages."""
+    return await context.loaders.counts.load(key)
 
 
 async def top_k(
@@ -205,4 +284,4 @@ def _check_choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
 
 async def forks_of(context: Context, learner_id: str) -> list[Learner]:
     """Return the learners forked from `learner_id`, oldest first."""
-    return await run_in_threadpool(context.store.forks_of, learner_id)
+    return await context.loaders.forks_of.load(learner_id)

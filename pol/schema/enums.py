@@ -70,3 +70,9 @@ class NonFinite(Enum):
     NAN = "nan"
     POSITIVE_INFINITY = "inf"
     NEGATIVE_INFINITY = "-inf"
+
+
+@strawberry.enum(description="The direction of one key of an ordering.")
+class SortDirection(Enum):
+    ASC = "asc"
+    DESC = "desc"

@@ -6,12 +6,16 @@ from typing import Annotated
 
 import strawberry
 
-from ..resolvers import mutations, queries
+from .. import model
+from ..errors import ValidationError
+from ..resolvers import mutations, nodes, queries
+from ..resolvers.connections import MAX_PAGE_SIZE
 from .analytics import CoalescedHyperParameters, HpDistribution, ReducedSearchSpace, TopKEntry
+from .connections import PAGE_DESCRIPTION, Connection
 from .enums import Metric, Split, TrialMethod
 from .inputs import CreateExperimentInput, ForkOverridesInput
 from .scalars import Int64
-from .types import Experiment, Learner, PolInfo
+from .types import Experiment, Layer, Learner, Node, PolInfo, Snapshot, Tensor
 
 K_DESCRIPTION = (
     "How many learners: a whole count k >= 1, or a fraction 0 < k < 1 of the learners with "
@@ -24,6 +28,36 @@ class Query:
     @strawberry.field(description="Experiments, newest first; limit null or 0 means all.")
     async def experiments(self, info: PolInfo, limit: int | None = None) -> list[Experiment]:
         return [Experiment.of(item) for item in await queries.experiments(info.context, limit)]
+
+    @strawberry.field(description="Experiments, newest first, as a cursor connection. " + PAGE_DESCRIPTION)
+    async def experiments_connection(
+        self,
+        info: PolInfo,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Experiment] | None:
+        connection = await queries.experiments_page(info.context, first, after, last, before)
+        return Connection.of(
+            connection, lambda row: Experiment.of(model.Experiment.from_document(row))
+        )
+
+    @strawberry.field(
+        description="The object a global id names (globalId of any Node); a 24-character "
+        "hexadecimal id of an experiment, learner or snapshot is taken too."
+    )
+    async def node(self, info: PolInfo, id: strawberry.ID) -> Node | None:
+        return node_of(await nodes.node(info.context, id))
+
+    @strawberry.field(
+        description=f"The objects global ids name, in order; at most {MAX_PAGE_SIZE} ids. An "
+        "id that names nothing gives null there and an error with its index in the path."
+    )
+    async def nodes(self, info: PolInfo, ids: list[strawberry.ID]) -> list[Node | None]:
+        if len(ids) > MAX_PAGE_SIZE:
+            raise ValidationError("ids", len(ids), f"at most {MAX_PAGE_SIZE} ids")
+        return [_node(info, value) for value in ids]
 
     @strawberry.field
     async def experiment(self, info: PolInfo, id: strawberry.ID) -> Experiment | None:
@@ -100,6 +134,28 @@ class Query:
             info.context, experiment_id, k, metric=metric.value, split=split.value, bins=bins
         )
         return [HpDistribution.of(item) for item in distributions]
+
+
+async def _node(info: PolInfo, value: str) -> Node:
+    return node_of(await nodes.node(info.context, value, "ids"))
+
+
+def node_of(target: nodes.NodeTarget) -> Node:
+    """Return the GraphQL object a resolved global id names."""
+    owner = target.owner
+    if target.kind == "Experiment":
+        return Experiment.of(owner)
+    if target.kind == "Learner":
+        return Learner.of(owner)
+    if target.kind == "Snapshot":
+        return Snapshot.of(owner)
+    kind = "Snapshot" if isinstance(owner, model.Snapshot) else "Learner"
+    if target.kind == "Layer":
+        return Layer.of(owner.layers[target.layer], kind, owner.id, target.layer)
+    if target.layer is None:
+        return Tensor.of(owner.training_state, kind, owner.id, None)
+    tensor = owner.layers[target.layer].tensor(target.tensor)
+    return Tensor.of(tensor, kind, owner.id, target.layer)
 
 
 @strawberry.type

@@ -9,14 +9,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
+import numpy as np
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from .. import model
 from ..model.search_space import Bound, CategoricalBound, FloatBound
-from ..resolvers import queries
+from ..resolvers import nodes, queries, tensors
 from ..resolvers.context import Context
+from .connections import PAGE_DESCRIPTION, Connection
+from .filters import LearnerFilter, LearnerOrder
 from .enums import (
     BoundKind,
     HpOptMethod,
@@ -31,6 +34,30 @@ from .scalars import Int64
 
 PolInfo = Info[Context, None]
 FIRST_VALUE = Int64(0)
+
+
+@strawberry.interface(
+    description="An object with a global id: Query.node(id: globalId) reads it back. The "
+    "id fields of experiments, learners and snapshots stay their hexadecimal ids."
+)
+class Node:
+    global_id: strawberry.ID = strawberry.field(description="The object's global id.")
+
+
+@strawberry.input(description="Indices start (included) to stop (excluded) of one dimension.")
+class DimensionRangeInput:
+    start: int = 0
+    stop: int | None = strawberry.field(default=None, description="Null: to the dimension's end.")
+
+    def to_range(self) -> tensors.DimensionRange:
+        """Return the range as the resolvers check it."""
+        return tensors.DimensionRange(self.start, self.stop)
+
+
+@strawberry.type(description="Indices start (included) to stop (excluded) of one dimension.")
+class DimensionRange:
+    start: int
+    stop: int
 
 
 @strawberry.type(description="The rows an experiment was built from and what they hold.")
@@ -289,8 +316,93 @@ class TensorValues:
         )
 
 
+@strawberry.type(
+    description="The sub-array that ranges select, in row-major order, with its shape."
+)
+class TensorSlice:
+    shape: list[int]
+    ranges: list[DimensionRange]
+    values: list[float | None] = strawberry.field(
+        description="The values as floats; NaN and infinities are null, see nonFinite."
+    )
+    non_finite: list[NonFiniteValue] = strawberry.field(
+        description="Non-finite values, by their position in the whole tensor."
+    )
+
+    @classmethod
+    def of(cls, part: tensors.TensorSlice) -> TensorSlice:
+        """Return the GraphQL form of a slice."""
+        values = part.values.astype(np.float64).ravel().tolist()
+        positions = part.indices.ravel().tolist()
+        return cls(
+            shape=list(part.shape),
+            ranges=[DimensionRange(start=start, stop=stop) for start, stop in part.ranges],
+            values=[finite(value) for value in values],
+            non_finite=[
+                NonFiniteValue(index=Int64(position), value=kind)
+                for position, value in zip(positions, values)
+                if (kind := non_finite(value)) is not None
+            ],
+        )
+
+
+@strawberry.type(description="Raw values: the base64 of their little-endian bytes.")
+class TensorBytes:
+    dtype: str
+    shape: list[int] = strawberry.field(
+        description="The shape of the bytes' array: [length] for a run, the slice's for ranges."
+    )
+    byte_order: str = strawberry.field(description='Always "little".')
+    offset: Int64 | None = strawberry.field(description="The first value's position in a run.")
+    base64: str
+
+    @classmethod
+    def of(cls, raw: tensors.RawBytes) -> TensorBytes:
+        """Return the GraphQL form of raw bytes."""
+        return cls(
+            dtype=raw.dtype,
+            shape=list(raw.shape),
+            byte_order=tensors.BYTE_ORDER,
+            offset=None if raw.offset is None else Int64(raw.offset),
+            base64=raw.base64,
+        )
+
+
+@strawberry.type(
+    description="A layer tensor at toEpoch minus the same tensor at fromEpoch, summarised "
+    "over its finite entries; a statistic without any is null."
+)
+class WeightDifference:
+    layer: int
+    tensor: str
+    from_epoch: int
+    to_epoch: int
+    shape: list[int]
+    l2_norm: float | None = strawberry.field(description="The Euclidean norm of the difference.")
+    max_abs: float | None
+    mean_abs: float | None
+    non_finite_count: Int64 = strawberry.field(
+        description="Entries where either epoch's value (or the difference) is not finite."
+    )
+
+    @classmethod
+    def of(cls, difference: tensors.WeightDifference) -> WeightDifference:
+        """Return the GraphQL form of a difference."""
+        return cls(
+            layer=difference.layer,
+            tensor=difference.tensor,
+            from_epoch=difference.from_epoch,
+            to_epoch=difference.to_epoch,
+            shape=list(difference.shape),
+            l2_norm=finite(difference.l2_norm),
+            max_abs=finite(difference.max_abs),
+            mean_abs=finite(difference.mean_abs),
+            non_finite_count=Int64(difference.non_finite),
+        )
+
+
 @strawberry.type(description="A named array: a layer's weights or biases, or a training state.")
-class Tensor:
+class Tensor(Node):
     tensor: strawberry.Private[model.Tensor]
     name: str
     dtype: str
@@ -301,9 +413,16 @@ class Tensor:
     stats: TensorStats | None = strawberry.field(description="Null for boolean tensors.")
 
     @classmethod
-    def of(cls, tensor: model.Tensor) -> Tensor:
-        """Return the GraphQL form of a tensor's metadata."""
+    def of(
+        cls,
+        tensor: model.Tensor,
+        owner: str = "Snapshot",
+        owner_id: str | None = None,
+        layer: int | None = None,
+    ) -> Tensor:
+        """Return the GraphQL form of a tensor of layer `layer` (None: the training state)."""
         return cls(
+            global_id=strawberry.ID(nodes.tensor_id(owner, owner_id, layer, tensor.name)),
             tensor=tensor,
             name=tensor.name,
             dtype=tensor.dtype,
@@ -325,18 +444,56 @@ class Tensor:
             await queries.tensor_values(info.context, self.tensor, offset, length)
         )
 
+    @strawberry.field(
+        name="slice",
+        description=f"The sub-array of one range per leading dimension (the dimensions "
+        f"after them whole), at most {tensors.MAX_TENSOR_VALUES} values; reads only the "
+        "stored chunks that hold them.",
+    )
+    async def slice_(
+        self, info: PolInfo, ranges: list[DimensionRangeInput]
+    ) -> TensorSlice | None:
+        part = await tensors.tensor_slice(
+            info.context, self.tensor, [item.to_range() for item in ranges]
+        )
+        return TensorSlice.of(part)
+
+    @strawberry.field(
+        description=f"The values' raw little-endian bytes, base64: a run from offset "
+        f"(`length` values, default to the end) or the slice `ranges` select, at most "
+        f"{tensors.MAX_RAW_BYTES} bytes (1 MiB) per request."
+    )
+    async def raw(
+        self,
+        info: PolInfo,
+        offset: Int64 = FIRST_VALUE,
+        length: Int64 | None = None,
+        ranges: list[DimensionRangeInput] | None = None,
+    ) -> TensorBytes | None:
+        raw = await tensors.raw_bytes(
+            info.context,
+            self.tensor,
+            offset,
+            length,
+            None if ranges is None else [item.to_range() for item in ranges],
+        )
+        return TensorBytes.of(raw)
+
 
 @strawberry.type(description="One layer: its setup and its tensors.")
-class Layer:
+class Layer(Node):
     configuration: LayerConfiguration
     tensors: list[Tensor]
 
     @classmethod
-    def of(cls, layer: model.Layer) -> Layer:
-        """Return the GraphQL form of a layer."""
+    def of(
+        cls, layer: model.Layer, owner: str = "Snapshot", owner_id: str | None = None, index: int = 0
+    ) -> Layer:
+        """Return the GraphQL form of layer `index` of a snapshot's or a learner's layers."""
         return cls(
+            global_id=strawberry.ID(nodes.layer_id(owner, owner_id, index)),
             configuration=LayerConfiguration.of(layer.configuration),
-            tensors=[Tensor.of(tensor) for tensor in layer.tensors],
+            tensors=[Tensor.of(tensor, owner, owner_id, index) for tensor in layer.tensors],
         )
 
 
@@ -398,7 +555,7 @@ class HyperParameters:
 
 
 @strawberry.type(description="A learner at the end of one epoch.")
-class Snapshot:
+class Snapshot(Node):
     snapshot: strawberry.Private[model.Snapshot]
     id: strawberry.ID
     epoch: int = strawberry.field(description="Zero-based epoch.")
@@ -418,6 +575,7 @@ class Snapshot:
     def of(cls, snapshot: model.Snapshot) -> Snapshot:
         """Return the GraphQL form of a snapshot."""
         return cls(
+            global_id=strawberry.ID(nodes.global_id("Snapshot", snapshot.id)),
             snapshot=snapshot,
             id=strawberry.ID(snapshot.id or ""),
             epoch=snapshot.epoch,
@@ -435,16 +593,19 @@ class Snapshot:
 
     @strawberry.field
     def layers(self) -> list[Layer]:
-        return [Layer.of(layer) for layer in self.snapshot.layers]
+        return [
+            Layer.of(layer, "Snapshot", self.snapshot.id, index)
+            for index, layer in enumerate(self.snapshot.layers)
+        ]
 
     @strawberry.field(description="The serialized optimiser and RNG state needed to resume.")
     def training_state(self) -> Tensor | None:
         state = self.snapshot.training_state
-        return Tensor.of(state) if state else None
+        return Tensor.of(state, "Snapshot", self.snapshot.id, None) if state else None
 
 
 @strawberry.type(description="One trial run of one hyper-parameter configuration.")
-class Learner:
+class Learner(Node):
     learner: strawberry.Private[model.Learner]
     id: strawberry.ID
     experiment_id: strawberry.ID
@@ -480,6 +641,7 @@ class Learner:
     def of(cls, learner: model.Learner) -> Learner:
         """Return the GraphQL form of a learner."""
         return cls(
+            global_id=strawberry.ID(nodes.global_id("Learner", learner.id)),
             learner=learner,
             id=strawberry.ID(learner.id or ""),
             experiment_id=strawberry.ID(learner.experiment_id),
@@ -516,7 +678,10 @@ class Learner:
 
     @strawberry.field(description="Layers at the best epoch, once the learner has finished.")
     def layers(self) -> list[Layer]:
-        return [Layer.of(layer) for layer in self.learner.layers]
+        return [
+            Layer.of(layer, "Learner", self.learner.id, index)
+            for index, layer in enumerate(self.learner.layers)
+        ]
 
     @strawberry.field(
         description="The split this learner was trained and measured on: its own, or else "
@@ -562,6 +727,60 @@ class Learner:
         )
         return [Snapshot.of(snapshot) for snapshot in snapshots]
 
+    @strawberry.field(
+        description="Snapshots in training order as a cursor connection, within "
+        "fromEpoch..toEpoch (both included). " + PAGE_DESCRIPTION
+    )
+    async def snapshots_connection(
+        self,
+        info: PolInfo,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        from_epoch: int | None = None,
+        to_epoch: int | None = None,
+        superseded: Annotated[
+            bool,
+            strawberry.argument(description="Also those a roll-back replaced."),
+        ] = False,
+        mid_epoch: Annotated[
+            bool,
+            strawberry.argument(description="Also those taken inside an epoch."),
+        ] = False,
+    ) -> Connection[Snapshot] | None:
+        connection = await queries.snapshots_page(
+            info.context,
+            self.learner.id,
+            from_epoch=from_epoch,
+            to_epoch=to_epoch,
+            superseded=superseded,
+            mid_epoch=mid_epoch,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+        )
+        return Connection.of(connection, lambda row: Snapshot.of(model.Snapshot.from_document(row)))
+
+    @strawberry.field(
+        description="A layer's tensor at toEpoch minus the same tensor at fromEpoch (the "
+        "learner's current end-of-epoch snapshots): how far training moved it."
+    )
+    async def weight_difference(
+        self,
+        info: PolInfo,
+        layer: Annotated[int, strawberry.argument(description="The layer's index, from 0.")],
+        tensor: Annotated[str, strawberry.argument(description="e.g. weights or biases.")],
+        from_epoch: int,
+        to_epoch: int,
+    ) -> WeightDifference | None:
+        snapshots = await queries.snapshots_of(info.context, self.learner.id)
+        difference = await tensors.weight_difference(
+            info.context, self.learner, snapshots, layer, tensor, from_epoch, to_epoch
+        )
+        return WeightDifference.of(difference)
+
     @strawberry.field(description="The learner this one was forked from, if any.")
     async def parent(self, info: PolInfo) -> Learner | None:
         if self.learner.parent_learner_id is None:
@@ -574,7 +793,7 @@ class Learner:
 
 
 @strawberry.type(description="One search over one dataset, and the learners it queued.")
-class Experiment:
+class Experiment(Node):
     experiment: strawberry.Private[model.Experiment]
     id: strawberry.ID
     name: str
@@ -596,6 +815,7 @@ class Experiment:
     def of(cls, experiment: model.Experiment) -> Experiment:
         """Return the GraphQL form of an experiment."""
         return cls(
+            global_id=strawberry.ID(nodes.global_id("Experiment", experiment.id)),
             experiment=experiment,
             id=strawberry.ID(experiment.id or ""),
             name=experiment.name,
@@ -639,6 +859,33 @@ class Experiment:
             limit=limit,
         )
         return [Learner.of(learner) for learner in learners]
+
+    @strawberry.field(
+        description="The experiment's learners as a cursor connection: those `filter` "
+        "admits, by (configuration, run) or by `orderBy`, ties broken by id. "
+        + PAGE_DESCRIPTION
+    )
+    async def learners_connection(
+        self,
+        info: PolInfo,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: LearnerFilter | None = None,
+        order_by: list[LearnerOrder] | None = None,
+    ) -> Connection[Learner] | None:
+        connection = await queries.learners_page(
+            info.context,
+            self.experiment.id,
+            filter.criteria() if filter is not None else None,
+            [term.criteria() for term in order_by] if order_by is not None else None,
+            first,
+            after,
+            last,
+            before,
+        )
+        return Connection.of(connection, lambda row: Learner.of(model.Learner.from_document(row)))
 
     @strawberry.field
     async def learner_counts(self, info: PolInfo) -> LearnerCounts | None:

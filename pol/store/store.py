@@ -32,6 +32,16 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ([("experiment_id", ASCENDING), ("configuration", ASCENDING), ("run", ASCENDING)], {}),
         ([("status", ASCENDING), ("created_at", ASCENDING)], {}),
         ([("parent_learner_id", ASCENDING)], {}),
+        # The API's learner filters and orderings (Experiment.learnersConnection) on the
+        # metrics most searches rank by: validation loss (the paper's default, also the
+        # top-k of the analytics), validation and test accuracy. Each serves an equality on
+        # experiment_id plus a range on the metric; other metrics and hyper-parameters are
+        # matched within the experiment's learners, which (experiment_id, status) finds.
+        ([("experiment_id", ASCENDING), ("performance.valid.loss", ASCENDING)], {}),
+        ([("experiment_id", ASCENDING), ("performance.valid.accuracy", ASCENDING)], {}),
+        ([("experiment_id", ASCENDING), ("performance.test.accuracy", ASCENDING)], {}),
+        # Filters on the learning rate, the hyper-parameter searches vary most.
+        ([("experiment_id", ASCENDING), ("hyper_parameters.alpha", ASCENDING)], {}),
     ],
     "snapshots": [
         (
@@ -443,7 +453,7 @@ class Store:
         if not loaded:
             return
         stored = self.tensor_chunks.find(
-            {"_id": {"$in": [_chunk_id(key, 0) for key in loaded]}}, projection={"checksum": 1}
+            {"_id": {"$in": [chunk_id(key, 0) for key in loaded]}}, projection={"checksum": 1}
         )
         for document in stored:
             loaded.pop(document["checksum"], None)
@@ -451,7 +461,7 @@ class Store:
         for tensor in loaded.values():
             pieces = [
                 {
-                    "_id": _chunk_id(tensor.checksum, n),
+                    "_id": chunk_id(tensor.checksum, n),
                     "checksum": tensor.checksum,
                     "n": n,
                     "data": tensor.values[start : start + CHUNK_BYTES],
@@ -482,7 +492,7 @@ class Store:
     def tensor_values(self, tensor: Tensor) -> Tensor:
         """Return a copy of `tensor` with its values, checked against its checksum."""
         count = max(1, -(-tensor.nbytes // CHUNK_BYTES))
-        ids = [_chunk_id(tensor.checksum, n) for n in range(count)]
+        ids = [chunk_id(tensor.checksum, n) for n in range(count)]
         # By _id, so that a cluster sharded on _id reads only the shards that hold them.
         chunks = sorted(self.tensor_chunks.find({"_id": {"$in": ids}}), key=lambda item: item["n"])
         values = b"".join(bytes(chunk["data"]) for chunk in chunks)
@@ -520,5 +530,6 @@ def _same_training(first: Snapshot, second: Snapshot) -> bool:
     )
 
 
-def _chunk_id(tensor_checksum: str, n: int) -> str:
+def chunk_id(tensor_checksum: str, n: int) -> str:
+    """Return the _id of the `n`th chunk (from 0) of the tensor values with this checksum."""
     return f"{tensor_checksum}:{n}"
