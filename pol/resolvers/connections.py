@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import bson
+from bson.codec_options import CodecOptions
 from bson.errors import BSONError
 
 from ..errors import ValidationError
@@ -31,6 +32,8 @@ MAX_PAGE_SIZE = 100
 # infinity, null or missing value, on every engine alike.
 FINITE_MAX = sys.float_info.max
 PREFIX = "_pol_"
+# Datetimes in cursors come back aware, as the store's do.
+CURSOR_CODEC = CodecOptions(tz_aware=True)
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ def decode_cursor(field: str, cursor: str | None, ordering: Ordering) -> tuple |
         return None
     allowed = "a cursor from this list's edges or pageInfo, with the same orderBy"
     try:
-        document = bson.decode(base64.urlsafe_b64decode(cursor.encode("ascii")))
+        document = bson.decode(base64.urlsafe_b64decode(cursor.encode("ascii")), CURSOR_CODEC)
     except (BSONError, binascii.Error, UnicodeEncodeError, ValueError):
         raise ValidationError(field, cursor, allowed) from None
     values = document.get("k")
