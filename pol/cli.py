@@ -12,6 +12,9 @@ from .errors import PolError
 from .model import CategoricalBound, FloatBound, HyperParamSearchSpace, IntBound
 from .store import DATA_DIR_VARIABLE, URI_VARIABLE, default_data_dir
 
+TOKEN_VARIABLE = "POL_API_TOKEN"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
 logger = logging.getLogger(__name__)
 
 # The demo's search space: the paper's Table 1, scaled to an MLP on the digits dataset.
@@ -65,8 +68,18 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the GraphQL API, with local trial workers")
     _store_options(serve)
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; any but loopback needs a token",
+    )
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_VARIABLE) or None,
+        help=f"token mutations and subscriptions need as 'Authorization: Bearer TOKEN' "
+        f"(default ${TOKEN_VARIABLE}; none: no token needed, loopback only)",
+    )
     serve.add_argument(
         "--workers",
         type=int,
@@ -192,20 +205,42 @@ def _serve(args: argparse.Namespace) -> int:
     from .app import create_app
     from .worker import WorkerPool
 
+    args.token = args.token or None  # an empty token is none
+    if args.token is None and not _loopback(args.host):
+        print(
+            f"pol: refusing to listen on {args.host} without a token: anyone who reaches it "
+            f"could start, pause and cancel trials. Give --token TOKEN (or "
+            f"${TOKEN_VARIABLE}), or listen on 127.0.0.1.",
+            file=sys.stderr,
+        )
+        return 2
     address = _address(args)
     store = address.connect()
     pool = WorkerPool(address, args.workers).start() if args.workers > 0 else None
     print(
         f"POL GraphQL API on http://{args.host}:{args.port}/graphql "
-        f"({args.workers} trial workers; store: {address.uri or address.data_dir})"
+        f"({args.workers} trial workers; store: {address.uri or address.data_dir}; "
+        f"{'mutations and subscriptions need the token' if args.token else 'no token'})"
     )
     try:
-        uvicorn.run(create_app(store), host=args.host, port=args.port, log_level="info")
+        app = create_app(store, token=args.token)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     finally:
         if pool is not None:
             pool.close()
         store.close()
     return 0
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve to anything
 
 
 def _worker(args: argparse.Namespace) -> int:

@@ -7,9 +7,13 @@ from strawberry import Schema
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from ..timing import Timing
+from .auth import RequireToken
 from .errors import PolErrors, log_error
+from .limits import QueryLimits
 from .root import Mutation, Query
 from .scalars import SCALAR_MAP, Int64
+from .subscriptions import Subscription
 
 
 class PolSchema(Schema):
@@ -25,7 +29,9 @@ class PolSchema(Schema):
 schema = PolSchema(
     query=Query,
     mutation=Mutation,
-    extensions=[PolErrors],
+    subscription=Subscription,
+    # PolErrors first: it rewrites the errors of the others' refusals too.
+    extensions=[PolErrors, QueryLimits, RequireToken, Timing],
     config=StrawberryConfig(scalar_map=SCALAR_MAP),
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from ..errors import PolError
@@ -14,6 +14,23 @@ logger = logging.getLogger(__name__)
 
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 INTERNAL_MESSAGE = "Internal server error; the server log has the details."
+# graphql-core ends the message of every parser limit (tokens, nesting) with this.
+PARSER_LIMIT = "Parsing aborted."
+
+
+class QueryTooComplexError(PolError):
+    """A document beyond the server's limits on tokens, depth or aliases; nothing ran."""
+
+    code = "QUERY_TOO_COMPLEX"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="query")
+
+
+class UnauthenticatedError(PolError):
+    """A mutation or subscription without the server's token; nothing ran."""
+
+    code = "UNAUTHENTICATED"
 
 
 class PolErrors(SchemaExtension):
@@ -21,7 +38,15 @@ class PolErrors(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
+        self._rewrite(self.execution_context.result)
+
+    def on_stream_result(self, result: object) -> Iterator[None]:
+        # Each event of a subscription is a result of its own.
+        self._rewrite(result)
+        yield
+
+    @staticmethod
+    def _rewrite(result: object) -> None:
         if result is not None and getattr(result, "errors", None):
             result.errors = [client_error(error) for error in result.errors]
 
@@ -34,6 +59,9 @@ def client_error(error: GraphQLError) -> GraphQLError:
         if original.field is None and error.path:
             extensions["field"] = str(error.path[-1])
         return _with(error, original.message, extensions, original)
+    if isinstance(error, GraphQLSyntaxError) and PARSER_LIMIT in error.message:
+        limit = QueryTooComplexError(f"query: {error.message.removeprefix('Syntax Error: ')}")
+        return _with(error, limit.message, limit.extensions(), limit)
     if is_request_error(error):
         code = (
             "GRAPHQL_PARSE_FAILED"
