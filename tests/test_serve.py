@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,6 +24,16 @@ mutation Start($id: ID!) { startTrials(experimentId: $id, count: 1) { id status 
 LEARNER = """
 query Learner($id: ID!) { learner(id: $id) { status epochs } }
 """
+# Every snapshot of the learner with its layers' tensor metadata: a read that grows with
+# each epoch trained.
+HISTORY = """
+query History($id: ID!) {
+  learner(id: $id) {
+    status epochs
+    snapshots { epoch layers { tensors { name checksum stats { mean } } } }
+  }
+}
+"""
 
 
 def free_port() -> int:
@@ -29,11 +42,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
-    """Start `pol serve` with one trial worker on a free port; yield its GraphQL URL."""
+@contextlib.contextmanager
+def serving(directory: Path, *options: str) -> Iterator[str]:
+    """Run `pol serve` with `options` on a free port; yield its GraphQL URL."""
     port = free_port()
-    log = open(tmp_path / "serve.log", "w")
+    log = open(directory / "serve.log", "w")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -42,14 +55,13 @@ def server(tmp_path):
             "serve",
             "--port",
             str(port),
-            "--workers",
-            "1",
             "--data-dir",
-            str(tmp_path / "pol-data"),
+            str(directory / "pol-data"),
+            *options,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "POL_MONGODB_URI": ""},
+        env={**os.environ, "POL_MONGODB_URI": "", "POL_API_TOKEN": ""},
     )
     url = f"http://127.0.0.1:{port}/graphql"
     deadline = time.monotonic() + 60
@@ -61,11 +73,20 @@ def server(tmp_path):
             time.sleep(0.2)
     else:
         process.kill()
-        pytest.fail("pol serve did not answer: " + (tmp_path / "serve.log").read_text())
-    yield url
-    process.terminate()
-    process.wait(30)
-    log.close()
+        pytest.fail("pol serve did not answer: " + (directory / "serve.log").read_text())
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Start `pol serve` with one trial worker on a free port; yield its GraphQL URL."""
+    with serving(tmp_path, "--workers", "1") as url:
+        yield url
 
 
 def post(url: str, query: str, **variables) -> dict:
@@ -95,14 +116,18 @@ def test_the_api_answers_while_a_trial_trains(server):
         time.sleep(0.2)
 
     async def burst() -> list[dict]:
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=60) as client:
             responses = await asyncio.gather(
                 *[
-                    client.post(server, json={"query": LEARNER, "variables": {"id": learner["id"]}})
+                    client.post(
+                        server,
+                        json={"query": HISTORY, "variables": {"id": learner["id"]}},
+                        headers={"Pol-Timing": "1"},
+                    )
                     for _ in range(20)
                 ]
             )
-        return [response.json()["data"]["learner"] for response in responses]
+        return [response.json() for response in responses]
 
     first = asyncio.run(burst())
     time.sleep(0.5)
@@ -110,5 +135,33 @@ def test_the_api_answers_while_a_trial_trains(server):
 
     # Every answer came while the trial was still training, and training went on between
     # the two bursts: queries neither waited for the trial nor stopped it.
-    assert {answer["status"] for answer in first + second} == {"RUNNING"}
-    assert max(answer["epochs"] for answer in second) > min(answer["epochs"] for answer in first)
+    answers = [body["data"]["learner"] for body in first + second]
+    assert {answer["status"] for answer in answers} == {"RUNNING"}
+    assert max(answer["epochs"] for answer in answers[20:]) > min(
+        answer["epochs"] for answer in answers[:20]
+    )
+
+    # Each request read the store in worker threads, never on the event loop, and reads of
+    # different requests were under way at the same moment: they ran side by side, which
+    # reads on the event loop, or one after another, could not.
+    for body in first + second:
+        reads = body["extensions"]["timing"]["reads"]
+        assert {read["collection"] for read in reads} >= {"learners", "snapshots"}
+        assert not any(read["onEventLoop"] for read in reads)
+    assert most_requests_reading_at_once(first) >= 2
+    assert most_requests_reading_at_once(second) >= 2
+
+
+def most_requests_reading_at_once(bodies: list[dict]) -> int:
+    """Return the most requests that had a store read under way at one instant."""
+    moments = []
+    for number, body in enumerate(bodies):
+        for read in body["extensions"]["timing"]["reads"]:
+            moments += [(read["start"], 1, number), (read["end"], -1, number)]
+    reading: dict[int, int] = {}
+    most = 0
+    # At equal times ends come first: reads that only touch do not overlap.
+    for _, step, number in sorted(moments, key=lambda moment: (moment[0], moment[1])):
+        reading[number] = reading.get(number, 0) + step
+        most = max(most, sum(1 for count in reading.values() if count > 0))
+    return most
