@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import uuid
 
 import numpy as np
 import pytest
+from pymongo import monitoring
 from starlette.testclient import TestClient
 
 from pol.app import create_app
@@ -837,6 +839,113 @@ def test_nested_query_round_trips_do_not_grow_with_learners(tmp_path):
             ]
         )
     )
+
+
+DEEP_QUERY = """
+query Deep($id: ID!) {
+  experiment(id: $id) {
+    learnersConnection(first: 100, orderBy: [{metric: LOSS}]) {
+      totalCount
+      edges { cursor node {
+        id forks { id } parent { id }
+        layers { tensors { name values(length: 3) { values } } }
+        snapshotsConnection(last: 3) { totalCount edges { node {
+          epoch layers { tensors { name slice(ranges: [{start: 0, stop: 1}]) { values } } }
+        } } }
+        snapshots(last: 3) { epoch }
+      } }
+    }
+  }
+}
+"""
+
+
+class CommandCounter(monitoring.CommandListener):
+    """A pymongo command listener that names every command sent to the server."""
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    def started(self, event) -> None:
+        self.commands.append(f"{event.command_name} {event.command.get(event.command_name)}")
+
+    def succeeded(self, event) -> None:
+        pass
+
+    def failed(self, event) -> None:
+        pass
+
+
+def commands_of_deep_query(store, learners: int, calls: list[str]) -> list[str]:
+    """Seed `learners` learners of 3 epochs each, run DEEP_QUERY, return what it sent."""
+    experiment = new_experiment(store)
+    for number in range(learners):
+        learner = new_learner(store, experiment, number)
+        for epoch in range(3):
+            weights = np.full((2, 3), number * 10 + epoch, np.float32)
+            write_snapshot(store, learner, epoch, loss=1.0 + number, weights=weights)
+        finish(store, learner, loss=1.0 + number)
+    calls.clear()
+    with TestClient(create_app(store)) as client:
+        body = graphql(client, DEEP_QUERY, id=experiment.id)
+    assert "errors" not in body, body["errors"]
+    edges = body["data"]["experiment"]["learnersConnection"]["edges"]
+    assert len(edges) == learners
+    snapshots = edges[-1]["node"]["snapshotsConnection"]["edges"]
+    assert [edge["node"]["epoch"] for edge in snapshots] == [0, 1, 2]
+    assert snapshots[2]["node"]["layers"][0]["tensors"][0]["slice"]["values"] == [
+        (learners - 1) * 10 + 2.0
+    ] * 3
+    return sorted(calls)
+
+
+def test_deep_query_sends_as_many_commands_for_50_learners_as_for_5(tmp_path, over_the_wire):
+    if over_the_wire:
+        from pymongo import MongoClient
+
+        from conftest import TEST_URI
+        from pol.store import Store
+
+        counter = CommandCounter()
+        client = MongoClient(TEST_URI, tz_aware=True, event_listeners=[counter])
+        names = [f"pol_test_commands_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+        try:
+            sent = []
+            for name, learners in zip(names, (5, 50)):
+                store = Store(client[name])
+                store.ensure_indexes()
+                sent.append(commands_of_deep_query(store, learners, counter.commands))
+        finally:
+            for name in names:
+                client.drop_database(name)
+            client.close()
+    else:
+        from pol.store import connect
+
+        sent = []
+        for learners in (5, 50):
+            with connect(data_dir=tmp_path / str(learners)) as store:
+                reads: list[str] = []
+                for name in COLLECTIONS:
+                    setattr(store, name, CountingCollection(getattr(store, name), reads))
+                sent.append(commands_of_deep_query(store, learners, reads))
+
+    five, fifty = sent
+    assert five == fifty
+    if not over_the_wire:
+        # The experiment; the learners' page and count; their forks; one aggregate for the
+        # last 3 snapshots of every learner (snapshots(last: 3) shares it) and one for
+        # their count; tensor chunks at two depths. A parent is read only for a fork.
+        assert five == [
+            "experiments.find",
+            "learners.aggregate",
+            "learners.aggregate",
+            "learners.find",
+            "snapshots.aggregate",
+            "snapshots.aggregate",
+            "tensor_chunks.find",
+            "tensor_chunks.find",
+        ]
 
 
 LIFECYCLE = """
