@@ -46,7 +46,7 @@ def free_port() -> int:
 def serving(directory: Path, *options: str) -> Iterator[str]:
     """Run `pol serve` with `options` on a free port; yield its GraphQL URL."""
     port = free_port()
-    log = open(directory / "serve.log", "w")
+    log = open(directory / "serve.log", "w")  # noqa: SIM115 (closed when the server stops)
     process = subprocess.Popen(
         [
             sys.executable,

@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 from starlette.testclient import TestClient
+from test_serve import post, serving
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from pol.app import create_app
 from pol.resolvers import live
-from test_serve import post, serving
 
 CREATE = """
 mutation Create($input: CreateExperimentInput!) { createExperiment(input: $input) { id } }
@@ -53,9 +53,11 @@ SPACE = [
 @pytest.fixture(scope="module")
 def server():
     """Run `pol serve --workers 1`; yield its GraphQL URL."""
-    with tempfile.TemporaryDirectory(prefix="pol-live-") as directory:
-        with serving(Path(directory), "--workers", "1") as url:
-            yield url
+    with (
+        tempfile.TemporaryDirectory(prefix="pol-live-") as directory,
+        serving(Path(directory), "--workers", "1") as url,
+    ):
+        yield url
 
 
 @contextlib.contextmanager

@@ -25,8 +25,9 @@ from strawberry.extensions import SchemaExtension
 
 from .errors import QueryTooComplexError
 
-# The deepest query the README and the API tests send is 7 fields deep; 12 leaves room for
-# lineage (learner { parent { forks { ... } } }) without letting a query recurse at will.
+# The API tests' nested query is 7 fields deep, and a connection adds two levels to a list
+# (edges { node }): the README's search, learners with their snapshots by connection, is 11.
+# 12 allows those without letting a query recurse through parent and forks at will.
 MAX_DEPTH = 12
 MAX_ALIASES = 20
 # GraphiQL's introspection query, the largest a client sends as a matter of course, has
