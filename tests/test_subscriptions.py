@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from graphql import parse, validate
 from starlette.testclient import TestClient
 from test_serve import post, serving
 from websockets.exceptions import ConnectionClosed
@@ -19,6 +21,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from pol.app import create_app
 from pol.resolvers import live
+from pol.schema import schema
 
 CREATE = """
 mutation Create($input: CreateExperimentInput!) { createExperiment(input: $input) { id } }
@@ -234,3 +237,9 @@ def test_an_internal_error_in_a_subscription_is_masked(store, monkeypatch, caplo
     assert "secret" not in json.dumps(message)
     assert "secret detail of the store" in caplog.text
     assert live.active_polls() == 0
+
+
+def test_the_readmes_subscription_is_valid():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (example,) = re.findall(r"```text\n(subscription .*?)```", readme, flags=re.DOTALL)
+    assert validate(schema._schema, parse(example)) == []
