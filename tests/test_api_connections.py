@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from test_api import (  # noqa: F401 (client is a fixture)
-    client,
+from starlette.testclient import TestClient
+from test_api import (
     counts,
     finish,
     graphql,
@@ -15,7 +15,15 @@ from test_api import (  # noqa: F401 (client is a fixture)
     write_snapshot,
 )
 
+from pol.app import create_app
 from pol.model import LearnerPerformance, Performance
+
+
+@pytest.fixture
+def client(store) -> TestClient:
+    with TestClient(create_app(store)) as client:
+        yield client
+
 
 LEARNERS = """
 query Learners($id: ID!, $first: Int, $after: String, $last: Int, $before: String,
@@ -141,7 +149,11 @@ def test_default_and_maximum_page_size(client, store):
         ({"after": "not a cursor"}, "after", "a cursor from this list's edges"),
         ({"last": 2, "before": "AAAA"}, "before", "a cursor from this list's edges"),
         ({"first": 2, "last": 2}, "last", "first or last, not both"),
-        ({"first": 2, "before": None, "last": None, "after": None, "orderBy": []}, "orderBy", "1 .. 4 terms"),
+        (
+            {"first": 2, "before": None, "last": None, "after": None, "orderBy": []},
+            "orderBy",
+            "1 .. 4 terms",
+        ),
     ],
 )
 def test_bad_page_arguments_are_refused(client, search, arguments, field, allowed):
@@ -221,7 +233,9 @@ def test_learners_without_a_finite_metric_come_last_and_match_no_range(
 
     ascending = learners_page(client, search.id, orderBy=[{"metric": "LOSS", "direction": "ASC"}])
     descending = learners_page(client, search.id, orderBy=[{"metric": "LOSS", "direction": "DESC"}])
-    in_range = learners_page(client, search.id, filter={"metric": [{"metric": "LOSS", "gte": -1e9}]})
+    in_range = learners_page(
+        client, search.id, filter={"metric": [{"metric": "LOSS", "gte": -1e9}]}
+    )
     pages = [learners_page(client, search.id, first=4, orderBy=[{"metric": "LOSS"}])]
     while pages[-1]["pageInfo"]["hasNextPage"]:
         after = pages[-1]["pageInfo"]["endCursor"]
@@ -286,7 +300,9 @@ def test_learners_without_a_finite_metric_come_last_and_match_no_range(
         ),
     ],
 )
-def test_invalid_filters_are_refused_and_write_nothing(client, store, search, learner_filter, field, allowed):
+def test_invalid_filters_are_refused_and_write_nothing(
+    client, store, search, learner_filter, field, allowed
+):
     before = counts(store)
 
     body = graphql(client, LEARNERS, id=search.id, filter=learner_filter)

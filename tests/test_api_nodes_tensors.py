@@ -6,17 +6,37 @@ import base64
 
 import numpy as np
 import pytest
-from test_api import (  # noqa: F401 (client and experiment are fixtures)
+from starlette.testclient import TestClient
+from test_api import (
     CountingCollection,
-    client,
-    experiment,
+    finish,
     graphql,
     new_experiment,
     new_learner,
     write_snapshot,
 )
 
+from pol.app import create_app
 from pol.store.store import CHUNK_BYTES
+
+
+@pytest.fixture
+def client(store) -> TestClient:
+    with TestClient(create_app(store)) as client:
+        yield client
+
+
+@pytest.fixture
+def experiment(store):
+    """An experiment with two trained learners of two epochs each."""
+    experiment = new_experiment(store)
+    for number in range(2):
+        learner = new_learner(store, experiment, number)
+        for epoch in range(2):
+            write_snapshot(store, learner, epoch, loss=1.0 + number - 0.25 * epoch)
+        finish(store, learner, loss=0.75 + number)
+    return experiment
+
 
 NODE = """
 query Node($id: ID!) {
@@ -60,7 +80,11 @@ def test_every_object_reads_back_by_its_global_id(client, store, experiment):
 
     assert base64.b64decode(ids["learner"]).decode() == f"Learner:{learner.id}"
     assert found["experiment"]["name"] == "wine search"
-    assert found["learner"] == {"__typename": "Learner", "globalId": ids["learner"], "configuration": 0}
+    assert found["learner"] == {
+        "__typename": "Learner",
+        "globalId": ids["learner"],
+        "configuration": 0,
+    }
     assert found["snapshot"]["epoch"] == 1
     assert found["layer"]["setup"] == {"label": "hidden_0"}
     assert found["tensor"] == {
@@ -134,7 +158,12 @@ def test_slices_by_range_and_raw_bytes(client, store):
     write_snapshot(store, learner, 0, loss=0.5, weights=weights)
 
     body = graphql(
-        client, TENSOR, id=learner.id, ranges=[{"start": 1, "stop": 4}, {"start": 4}], offset=2, length=3
+        client,
+        TENSOR,
+        id=learner.id,
+        ranges=[{"start": 1, "stop": 4}, {"start": 4}],
+        offset=2,
+        length=3,
     )
 
     weights_read, biases_read = body["data"]["learner"]["snapshots"][0]["layers"][0]["tensors"]
@@ -254,7 +283,9 @@ def test_weight_difference_between_two_epochs(client, store):
     write_snapshot(store, learner, 1, loss=0.5, weights=moved)
     write_snapshot(store, learner, 2, loss=0.4, weights=np.zeros((3, 3), np.float32))
 
-    body = graphql(client, DIFFERENCE, id=learner.id, layer=0, tensor="weights", **{"from": 0, "to": 1})
+    body = graphql(
+        client, DIFFERENCE, id=learner.id, layer=0, tensor="weights", **{"from": 0, "to": 1}
+    )
 
     assert body["data"]["learner"]["weightDifference"] == {
         "layer": 0,
@@ -273,7 +304,12 @@ def test_weight_difference_between_two_epochs(client, store):
     ("arguments", "code", "field", "message"),
     [
         ({"from": 0, "to": 9}, "NOT_FOUND", "toEpoch", "at epoch 9 does not exist"),
-        ({"from": 0, "to": 2}, "BAD_USER_INPUT", "tensor", "[2, 3] at epoch 0 and [3, 3] at epoch 2"),
+        (
+            {"from": 0, "to": 2},
+            "BAD_USER_INPUT",
+            "tensor",
+            "[2, 3] at epoch 0 and [3, 3] at epoch 2",
+        ),
         ({"layer": 3}, "BAD_USER_INPUT", "layer", "0 .. 0, the layers of epoch 0"),
         ({"tensor": "gamma"}, "BAD_USER_INPUT", "tensor", "one of weights, biases"),
         ({"from": -1}, "BAD_USER_INPUT", "fromEpoch", "an integer >= 0"),

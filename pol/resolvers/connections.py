@@ -125,7 +125,9 @@ def window(
 
 def _page_size(field: str, size: int) -> int:
     if not 0 <= size <= MAX_PAGE_SIZE:
-        raise ValidationError(field, size, f"an integer 0 .. {MAX_PAGE_SIZE} (the maximum page size)")
+        raise ValidationError(
+            field, size, f"an integer 0 .. {MAX_PAGE_SIZE} (the maximum page size)"
+        )
     return size
 
 
@@ -181,7 +183,11 @@ def page_pipeline(query: PageQuery, parents: Sequence[Any]) -> list[dict]:
         stages.append({"$match": _keyset(query.ordering, query.window)})
     forward = query.window.forward
     stages.append(
-        {"$sort": {field.name: 1 if field.descending != forward else -1 for field in query.ordering}}
+        {
+            "$sort": {
+                field.name: 1 if field.descending != forward else -1 for field in query.ordering
+            }
+        }
     )
     parent = f"${query.parent_field}" if query.parent_field else None
     stages.append({"$group": {"_id": parent, "rows": {"$push": "$$ROOT"}}})

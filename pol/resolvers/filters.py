@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..analytics import LOWER_IS_BETTER
 from ..errors import ValidationError
 from ..model.hyperparameters import ACTIVATIONS, HP_OPT_METHODS, REGULARISATIONS
 from ..model.learner import STATUSES
-from ..analytics import LOWER_IS_BETTER
 from ..model.performance import METRICS, SPLITS
 from .connections import FINITE_MAX, Ordering, SortField, finite_first
 
@@ -131,7 +131,9 @@ def learner_match(criteria: LearnerCriteria, where: str) -> dict[str, Any]:
     clauses: list[dict[str, Any]] = []
     if criteria.status is not None:
         clauses.append(_status(criteria.status, f"{where}.status"))
-    for position, condition in enumerate(_given(criteria.hyper_parameters, where, "hyperParameter")):
+    for position, condition in enumerate(
+        _given(criteria.hyper_parameters, where, "hyperParameter")
+    ):
         clauses.append(_hyper_parameter(condition, f"{where}.hyperParameter[{position}]"))
     for position, condition in enumerate(_given(criteria.metrics, where, "metric")):
         clauses.append(_metric(condition, f"{where}.metric[{position}]"))
@@ -179,8 +181,12 @@ def _hyper_parameter(condition: HyperParameterCondition, where: str) -> dict[str
     if bounds:
         if categorical is not None:
             raise ValidationError(
-                f"{where}.name", name, "a numeric hyper-parameter for a range; " + name + " is one of "
-                + ", ".join(categorical)
+                f"{where}.name",
+                name,
+                "a numeric hyper-parameter for a range; "
+                + name
+                + " is one of "
+                + ", ".join(categorical),
             )
         return {path: _range(bounds, where)}
     if condition.eq is not None:
@@ -218,7 +224,9 @@ def _metric(condition: MetricCondition, where: str) -> dict[str, Any]:
 
 def _bounds(condition: HyperParameterCondition | MetricCondition) -> dict[str, float]:
     names = ("gte", "lte", "gt", "lt")
-    return {name: getattr(condition, name) for name in names if getattr(condition, name) is not None}
+    return {
+        name: getattr(condition, name) for name in names if getattr(condition, name) is not None
+    }
 
 
 def _range(bounds: dict[str, float], where: str) -> dict[str, float]:
@@ -258,10 +266,14 @@ def learner_ordering(terms: list[OrderTerm]) -> Ordering:
     for position, term in enumerate(terms):
         where = f"orderBy[{position}]"
         if (term.metric is None) == (term.hyper_parameter is None):
-            raise ValidationError(where, "both" if term.metric else {}, "exactly one of metric, hyperParameter")
+            raise ValidationError(
+                where, "both" if term.metric else {}, "exactly one of metric, hyperParameter"
+            )
         if term.metric is not None:
             if term.metric not in METRICS:
-                raise ValidationError(f"{where}.metric", term.metric, "one of " + ", ".join(METRICS))
+                raise ValidationError(
+                    f"{where}.metric", term.metric, "one of " + ", ".join(METRICS)
+                )
             if term.split not in SPLITS:
                 raise ValidationError(f"{where}.split", term.split, "one of " + ", ".join(SPLITS))
             descending = term.descending

@@ -19,7 +19,7 @@ from ..analytics import (
     visualise_hp_distribution,
 )
 from ..errors import ValidationError
-from ..model import Experiment, Learner, Snapshot, Tensor
+from ..model import Experiment, Learner, Snapshot
 from ..model.performance import METRICS, SPLITS
 from .arguments import optional_at_least, top_k_size, valid_id
 from .connections import Ordering, Page, PageQuery, SortField, Window, window
@@ -168,7 +168,10 @@ async def experiments_page(
 ) -> Connection:
     """Return a page of the experiments, newest first."""
     query = PageQuery(
-        "experiments", None, "{}", EXPERIMENT_ORDER,
+        "experiments",
+        None,
+        "{}",
+        EXPERIMENT_ORDER,
         window(EXPERIMENT_ORDER, first, after, last, before),
     )
     page = await context.loaders.pages.load((None, query))
@@ -188,9 +191,7 @@ async def learners_page(
     """Return a page of an experiment's learners that meet `criteria`, in `order`."""
     learners = learner_query(criteria, order)
     page_window = window(learners.ordering, first, after, last, before)
-    query = PageQuery(
-        "learners", "experiment_id", learners.match, learners.ordering, page_window
-    )
+    query = PageQuery("learners", "experiment_id", learners.match, learners.ordering, page_window)
     page = await context.loaders.pages.load((experiment_id, query))
     return Connection(page, (experiment_id, "learners", "experiment_id", learners.match))
 

@@ -161,7 +161,9 @@ async def tensor_slice(
 def _ranges(shape: tuple[int, ...], ranges: list[DimensionRange]) -> list[tuple[int, int]]:
     if len(ranges) > len(shape):
         raise ValidationError(
-            "ranges", len(ranges), f"at most {len(shape)} ranges, one per dimension of {list(shape)}"
+            "ranges",
+            len(ranges),
+            f"at most {len(shape)} ranges, one per dimension of {list(shape)}",
         )
     bounds = []
     for dimension, size in enumerate(shape):
@@ -196,7 +198,9 @@ async def raw_bytes(
     itemsize = _dtype(tensor).itemsize
     if ranges is not None:
         if offset != 0 or length is not None:
-            raise ValidationError("ranges", "ranges with offset or length", "ranges, or offset and length")
+            raise ValidationError(
+                "ranges", "ranges with offset or length", "ranges, or offset and length"
+            )
         bounds = _ranges(tensor.shape, ranges)
         count = math.prod(stop - start for start, stop in bounds)
         if count * itemsize > MAX_RAW_BYTES:

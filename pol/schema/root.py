@@ -29,7 +29,9 @@ class Query:
     async def experiments(self, info: PolInfo, limit: int | None = None) -> list[Experiment]:
         return [Experiment.of(item) for item in await queries.experiments(info.context, limit)]
 
-    @strawberry.field(description="Experiments, newest first, as a cursor connection. " + PAGE_DESCRIPTION)
+    @strawberry.field(
+        description="Experiments, newest first, as a cursor connection. " + PAGE_DESCRIPTION
+    )
     async def experiments_connection(
         self,
         info: PolInfo,

@@ -19,7 +19,6 @@ from ..model.search_space import Bound, CategoricalBound, FloatBound
 from ..resolvers import nodes, queries, tensors
 from ..resolvers.context import Context
 from .connections import PAGE_DESCRIPTION, Connection
-from .filters import LearnerFilter, LearnerOrder
 from .enums import (
     BoundKind,
     HpOptMethod,
@@ -29,6 +28,7 @@ from .enums import (
     Split,
     Status,
 )
+from .filters import LearnerFilter, LearnerOrder
 from .numbers import NonFiniteField, finite, json_safe, non_finite, non_finite_fields
 from .scalars import Int64
 
@@ -450,9 +450,7 @@ class Tensor(Node):
         f"after them whole), at most {tensors.MAX_TENSOR_VALUES} values; reads only the "
         "stored chunks that hold them.",
     )
-    async def slice_(
-        self, info: PolInfo, ranges: list[DimensionRangeInput]
-    ) -> TensorSlice | None:
+    async def slice_(self, info: PolInfo, ranges: list[DimensionRangeInput]) -> TensorSlice | None:
         part = await tensors.tensor_slice(
             info.context, self.tensor, [item.to_range() for item in ranges]
         )
@@ -487,7 +485,11 @@ class Layer(Node):
 
     @classmethod
     def of(
-        cls, layer: model.Layer, owner: str = "Snapshot", owner_id: str | None = None, index: int = 0
+        cls,
+        layer: model.Layer,
+        owner: str = "Snapshot",
+        owner_id: str | None = None,
+        index: int = 0,
     ) -> Layer:
         """Return the GraphQL form of layer `index` of a snapshot's or a learner's layers."""
         return cls(
@@ -862,8 +864,7 @@ class Experiment(Node):
 
     @strawberry.field(
         description="The experiment's learners as a cursor connection: those `filter` "
-        "admits, by (configuration, run) or by `orderBy`, ties broken by id. "
-        + PAGE_DESCRIPTION
+        "admits, by (configuration, run) or by `orderBy`, ties broken by id. " + PAGE_DESCRIPTION
     )
     async def learners_connection(
         self,
