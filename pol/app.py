@@ -175,6 +175,8 @@ class PolGraphQL(GraphQL):
             value = json.loads(data)
         except RecursionError:
             raise json.JSONDecodeError("nested too deeply", str(data[:80]), 0) from None
+        except UnicodeDecodeError as error:
+            raise json.JSONDecodeError(f"not UTF-8 text: {error.reason}", "", 0) from None
         if not isinstance(value, dict):
             raise json.JSONDecodeError(
                 f"expected a JSON object, got {type(value).__name__}", str(data[:80]), 0

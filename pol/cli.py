@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import time
 
@@ -58,12 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run a real random search on digits and analyse it")
     _store_options(demo)
     demo.add_argument("--dataset", default="digits")
-    demo.add_argument("--trials", type=int, default=90, help="configurations to draw")
-    demo.add_argument("--runs", type=int, default=2, help="runs per configuration")
-    demo.add_argument("--top-k", type=float, default=20, help="a count, or a fraction below 1")
-    demo.add_argument("--max-epochs", type=int, default=60)
-    demo.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--trials", type=_at_least(1), default=90, help="configurations to draw")
+    demo.add_argument("--runs", type=_at_least(1), default=2, help="runs per configuration")
+    demo.add_argument(
+        "--top-k", type=_top_k, default=20, help="a whole count >= 1, or a fraction 0 < k < 1"
+    )
+    demo.add_argument("--max-epochs", type=_at_least(1), default=60)
+    demo.add_argument("--workers", type=_at_least(1), default=os.cpu_count() or 1)
+    demo.add_argument("--seed", type=_at_least(0), default=0)
     demo.set_defaults(run=_demo)
 
     serve = commands.add_parser("serve", help="serve the GraphQL API, with local trial workers")
@@ -73,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="address to listen on; any but loopback needs a token",
     )
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=_port, default=8000)
     serve.add_argument(
         "--token",
         default=os.environ.get(TOKEN_VARIABLE) or None,
@@ -82,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--workers",
-        type=int,
+        type=_at_least(0),
         default=os.cpu_count() or 1,
         help="local trial worker processes (0 for none)",
     )
@@ -90,12 +93,48 @@ def _parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="train queued trials until stopped")
     _store_options(worker)
-    worker.add_argument("--workers", type=int, default=1, help="worker processes")
+    worker.add_argument("--workers", type=_at_least(1), default=1, help="worker processes")
     worker.set_defaults(run=_worker)
 
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     schema.set_defaults(run=_schema)
     return parser
+
+
+def _at_least(low: int):
+    """Return an argparse type: an integer >= `low`."""
+
+    def integer(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"got {text!r}; allowed: an integer >= {low}"
+            ) from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"got {value}; allowed: an integer >= {low}")
+        return value
+
+    return integer
+
+
+def _top_k(text: str) -> int | float:
+    """Return k as the analytics take it: a whole count >= 1, or a fraction 0 < k < 1."""
+    allowed = "a whole count >= 1, or a fraction 0 < k < 1"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: {allowed}") from None
+    if not 0 < value < float("inf") or (value >= 1 and not value.is_integer()):
+        raise argparse.ArgumentTypeError(f"got {text}; allowed: {allowed}")
+    return int(value) if value >= 1 else value
+
+
+def _port(text: str) -> int:
+    value = _at_least(1)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"got {value}; allowed: a port from 1 to 65535")
+    return value
 
 
 def _store_options(parser: argparse.ArgumentParser) -> None:
@@ -158,7 +197,7 @@ def _demo(args: argparse.Namespace) -> int:
         + ", ".join(f"{count} {status}" for status, count in counts.items() if count)
         + f"; {snapshots} epoch snapshots stored\n"
     )
-    top_k = int(args.top_k) if args.top_k >= 1 else args.top_k
+    top_k = args.top_k
     print(render_analysis(analyse(store.analytics_database, experiment.id, top_k, "loss", "valid")))
     print(
         f"\nExplore it: pol serve{_store_flags(args)}  then open http://127.0.0.1:8000/graphql"
@@ -222,6 +261,9 @@ def _serve(args: argparse.Namespace) -> int:
         f"({args.workers} trial workers; store: {address.uri or address.data_dir}; "
         f"{'mutations and subscriptions need the token' if args.token else 'no token'})"
     )
+    # uvicorn handles SIGTERM itself, then raises it again once it has stopped; with the
+    # default handler that would end the process before the workers are stopped below.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         app = create_app(store, token=args.token)
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")

@@ -13,10 +13,11 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
-from .errors import StateError
+from .errors import StateError, ValidationError
 from .model import Learner, Snapshot
 from .model._normalise import now
 from .model.ids import object_id
+from .model.learner import RECENT_SNAPSHOTS
 from .store import Store
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def cancel(store: Store, learner_id: str) -> Learner:
     if document is not None:
         logger.info("learner %s cancelled", learner_id)
         return Learner.from_document(document)
-    return _request(store, learner_id, "cancel", also="queued or paused")
+    return _request(store, learner_id, "cancel", also="queued, paused")
 
 
 def resume(store: Store, learner_id: str) -> Learner:
@@ -92,6 +93,7 @@ def roll_back(store: Store, learner_id: str, epoch: int) -> Learner:
             f"learner {learner_id} is running; pause it before rolling it back", field="id"
         )
     snapshot = store.snapshot(learner_id, epoch)
+    recent = store.snapshots_of(learner_id, last_epoch=epoch)[-RECENT_SNAPSHOTS:]
     document = store.learners.find_one_and_update(
         {
             "_id": object_id("id", learner_id),
@@ -109,6 +111,7 @@ def roll_back(store: Store, learner_id: str, epoch: int) -> Learner:
                 "epochs": epoch + 1,
                 "updates": snapshot.updates,
                 "performance": snapshot.performance.to_document(),
+                "recent_snapshots": [object_id("id", item.id) for item in recent],
             },
         },
         return_document=ReturnDocument.AFTER,
@@ -146,6 +149,18 @@ def fork(
     parent = store.learner(learner_id)
     snapshot = store.snapshot(learner_id, epoch)
     hyper_parameters = check_fork_overrides(parent.hyper_parameters, overrides or {})
+    if hyper_parameters.max_epochs <= epoch + 1:
+        raise ValidationError(
+            "hyper_parameters.max_epochs",
+            hyper_parameters.max_epochs,
+            f"more than {epoch + 1}: a fork at epoch {epoch} trains from epoch {epoch + 1} on",
+        )
+    if hyper_parameters.max_updates <= snapshot.updates:
+        raise ValidationError(
+            "hyper_parameters.max_updates",
+            hyper_parameters.max_updates,
+            f"more than the {snapshot.updates} updates made by epoch {epoch}",
+        )
     child = Learner(
         experiment_id=parent.experiment_id,
         learner_type=parent.learner_type,

@@ -232,6 +232,7 @@ def _work_in_process(
     # SIGTERM to this process alone: finish at the next snapshot and give the learner back.
     terminate = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: terminate.set())
+    threading.Thread(target=_watch_parent, args=(terminate,), daemon=True).start()
     logging.basicConfig(level=logging.WARNING)
 
     import torch
@@ -247,6 +248,15 @@ def _work_in_process(
         exit_when_idle=exit_when_idle,
         lease_seconds=lease_seconds,
     )
+
+
+def _watch_parent(terminate: threading.Event) -> None:
+    """Set `terminate` when the process that started this worker is gone."""
+    parent = os.getppid()
+    while not terminate.wait(1.0):
+        if os.getppid() != parent:
+            logger.warning("worker %d: its parent %d is gone; stopping", os.getpid(), parent)
+            terminate.set()
 
 
 class _Either:

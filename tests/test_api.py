@@ -936,8 +936,9 @@ def test_deep_query_sends_as_many_commands_for_50_learners_as_for_5(tmp_path, ov
     assert five == fifty
     if not over_the_wire:
         # The experiment; the learners' page and count; their forks; one aggregate for the
-        # last 3 snapshots of every learner (snapshots(last: 3) shares it) and one for
-        # their count; tensor chunks at two depths. A parent is read only for a fork.
+        # snapshots' page of every learner and one for their count; the last 3 snapshots
+        # of every learner by the ids their learners keep; tensor chunks at two depths.
+        # A parent is read only for a fork.
         assert five == [
             "experiments.find",
             "learners.aggregate",
@@ -945,6 +946,7 @@ def test_deep_query_sends_as_many_commands_for_50_learners_as_for_5(tmp_path, ov
             "learners.find",
             "snapshots.aggregate",
             "snapshots.aggregate",
+            "snapshots.find",
             "tensor_chunks.find",
             "tensor_chunks.find",
         ]

@@ -630,3 +630,16 @@ def test_projected_reads_decode_only_the_fields_they_need(client):
         {"$group": {"_id": None, "n": {"$sum": "$m.a"}}},
     ]
     assert list(runs.aggregate(pipeline)) == [{"_id": None, "n": 15}]
+
+
+def test_push_with_slice_keeps_the_last_or_first_elements(tmp_path):
+    collection = EmbeddedClient(tmp_path)["pol"]["recent"]
+    collection.insert_one({"_id": 1, "ids": []})
+
+    for number in range(5):
+        collection.update_one({"_id": 1}, {"$push": {"ids": {"$each": [number], "$slice": -3}}})
+    last_three = collection.find_one({"_id": 1})["ids"]
+    collection.update_one({"_id": 1}, {"$push": {"ids": {"$each": [9, 8], "$slice": 2}}})
+
+    assert last_three == [2, 3, 4]
+    assert collection.find_one({"_id": 1})["ids"] == [2, 3]

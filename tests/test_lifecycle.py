@@ -117,6 +117,8 @@ def test_roll_back_keeps_later_snapshots_as_superseded(address, store, experimen
 
     assert (rolled.status, rolled.generation, rolled.epochs) == ("queued", 1, 3)
     assert [s.epoch for s in store.snapshots_of(learner.id)] == [0, 1, 2]
+    current = [snapshot.id for snapshot in store.snapshots_of(learner.id)]
+    assert store.learner(learner.id).recent_snapshot_ids == current
     assert [s.epoch for s in store.snapshots_of(learner.id, superseded=True)] == [0, 1, 2, 3, 4, 5]
     with Worker(address):
         wait_for(store, learner.id, lambda item: item.finished)
@@ -193,7 +195,7 @@ def test_invalid_requests_are_clear_errors_that_change_nothing(address, store, e
         lifecycle.resume(store, done.id)
     with pytest.raises(StateError, match="is queued; pause needs a running learner"):
         lifecycle.pause(store, queued.id)
-    with pytest.raises(StateError, match="is completed; cancel needs a queued or paused"):
+    with pytest.raises(StateError, match="is completed; cancel needs a queued, paused or running"):
         lifecycle.cancel(store, done.id)
     with pytest.raises(NotFoundError, match="at epoch 7"):
         lifecycle.fork(store, done.id, 7)
@@ -201,6 +203,8 @@ def test_invalid_requests_are_clear_errors_that_change_nothing(address, store, e
         lifecycle.roll_back(store, done.id, 9)
     with pytest.raises(ValidationError, match="hidden_nodes"):
         lifecycle.fork(store, done.id, 1, {"hidden_nodes": [64]})
+    with pytest.raises(ValidationError, match="max_epochs: got 2; allowed: more than 2"):
+        lifecycle.fork(store, done.id, 1, {"max_epochs": 2})
 
     assert {learner.id: learner for learner in store.learners_of(experiment.id)} == before
     assert store.snapshots.count_documents({}) == snapshots

@@ -230,3 +230,22 @@ def test_confusion_matrix_of_labels():
     matrix = ConfusionMatrix.of(np.array([3, 5, 5]), np.array([5, 5, 3]), [3, 5])
 
     assert matrix.counts == [[0, 1], [1, 1]]
+
+
+def test_integer_bounds_past_64_bits_are_refused():
+    from pol.model.search_space import bound_from_document
+
+    with pytest.raises(ValidationError, match="search_space.hidden_nodes.high: got 1e\\+300"):
+        bound_from_document("hidden_nodes", {"kind": "int", "low": 1, "high": 1e300})
+
+
+def test_a_learning_rate_decay_must_be_a_factor_in_0_1():
+    with pytest.raises(ValidationError, match="lr_gamma: got 0; allowed: 0 < lr_gamma <= 1"):
+        HyperParameters(lr_gamma=0)
+
+
+def test_an_experiment_name_is_short_and_not_blank():
+    with pytest.raises(ValidationError, match=r"name: got 'xxxx.*\(10000000 characters\)"):
+        digits_experiment().__class__(**{**digits_experiment().__dict__, "name": "x" * 10**7})
+    with pytest.raises(ValidationError, match="1 to 200 characters"):
+        digits_experiment().__class__(**{**digits_experiment().__dict__, "name": "  "})

@@ -13,6 +13,16 @@ from .hyperparameters import HP_OPT_METHODS, LEARNER_TYPES
 from .ids import hex_id, object_id
 from .search_space import HyperParamSearchSpace
 
+NAME_LIMIT = 200
+DESCRIPTION_LIMIT = 10_000
+
+
+def _shown(value: object) -> object:
+    """Return `value` short enough to quote in an error message."""
+    if isinstance(value, str) and len(value) > 60:
+        return f"{value[:40]}... ({len(value)} characters)"
+    return value
+
 
 @dataclass
 class Experiment:
@@ -39,8 +49,12 @@ class Experiment:
     id: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.name or not self.name.strip():
-            raise ValidationError("name", self.name, "a non-empty name")
+        if not isinstance(self.name, str) or not self.name.strip() or len(self.name) > NAME_LIMIT:
+            raise ValidationError("name", _shown(self.name), f"1 to {NAME_LIMIT} characters")
+        if not isinstance(self.description, str) or len(self.description) > DESCRIPTION_LIMIT:
+            raise ValidationError(
+                "description", _shown(self.description), f"at most {DESCRIPTION_LIMIT} characters"
+            )
         if self.learner_type not in LEARNER_TYPES:
             raise ValidationError(
                 "learner_type", self.learner_type, "one of " + ", ".join(LEARNER_TYPES)

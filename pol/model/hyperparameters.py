@@ -81,6 +81,10 @@ class HyperParameters:
         _at_least("hyper_parameters.patience", self.patience, 1)
         _at_least("hyper_parameters.n_hidden_layers", self.n_hidden_layers, 1)
         _at_least("hyper_parameters.lr_step_size", self.lr_step_size, 0)
+        if not 0.0 < self.lr_gamma <= 1.0:
+            raise ValidationError(
+                "hyper_parameters.lr_gamma", self.lr_gamma, "0 < lr_gamma <= 1 (a decay factor)"
+            )
         if len(self.hidden_nodes) != self.n_hidden_layers:
             raise ValidationError(
                 "hyper_parameters.hidden_nodes",

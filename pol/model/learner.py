@@ -15,6 +15,8 @@ from .layer import Layer
 from .performance import LearnerPerformance
 
 REQUESTS = ("pause", "cancel")
+# How many of its latest snapshot ids a learner document keeps.
+RECENT_SNAPSHOTS = 10
 STATUSES = ("queued", "running", "paused", "completed", "stopped_early", "failed", "cancelled")
 # Statuses a learner never leaves by itself.
 FINISHED = ("completed", "stopped_early", "failed", "cancelled")
@@ -35,7 +37,9 @@ class Learner:
     `parent_epoch`. `generation` counts roll-backs (see Snapshot). `request` is what a user
     asked of a running learner ("pause" or "cancel"), honoured at its next snapshot.
     `worker` holds the claim on a running learner until `lease_expires_at`; `claims`
-    counts how often it was claimed.
+    counts how often it was claimed. `recent_snapshot_ids` are the ids of its latest
+    current end-of-epoch snapshots (at most RECENT_SNAPSHOTS, oldest first), so that the last
+    few snapshots of many learners are read by id in one query.
     """
 
     experiment_id: str
@@ -65,6 +69,7 @@ class Learner:
     worker: str | None = None
     lease_expires_at: dt.datetime | None = None
     claims: int = 0
+    recent_snapshot_ids: list[str] = field(default_factory=list)
     id: str | None = None
 
     def __post_init__(self) -> None:
@@ -114,6 +119,9 @@ class Learner:
             "worker": self.worker,
             "lease_expires_at": self.lease_expires_at,
             "claims": self.claims,
+            "recent_snapshots": [
+                object_id("recent_snapshot_ids", item) for item in self.recent_snapshot_ids
+            ],
         }
         if self.id is not None:
             document["_id"] = object_id("id", self.id)
@@ -152,4 +160,5 @@ class Learner:
             worker=document.get("worker"),
             lease_expires_at=document.get("lease_expires_at"),
             claims=document.get("claims", 0),
+            recent_snapshot_ids=[hex_id(item) for item in document.get("recent_snapshots", [])],
         )

@@ -207,9 +207,13 @@ def _number(field: str, value: Any) -> float:
     return float(value)
 
 
+# Integers are stored as BSON's signed 64-bit integers.
+INT64 = 2**63 - 1
+
+
 def _integer(field: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise ValidationError(field, value, "an integer")
+    if isinstance(value, float) and value.is_integer() and abs(value) <= INT64:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > INT64:
+        raise ValidationError(field, value, f"an integer between {-INT64} and {INT64}")
     return int(value)

@@ -121,10 +121,19 @@ async def snapshots_of(
     last: int | None = None,
     superseded: bool = False,
     mid_epoch: bool = False,
+    recent: list[str] | None = None,
 ) -> list[Snapshot]:
-    """Return a learner's snapshots in epoch order within [from_epoch, to_epoch], the `last` few."""
+    """Return a learner's snapshots in epoch order within [from_epoch, to_epoch], the `last` few.
+
+    `recent` are the learner's latest snapshot ids, when the caller has its document.
+    """
     _check_epochs(from_epoch, to_epoch)
     optional_at_least("last", last, 1)
+    plain = from_epoch is None and to_epoch is None and not superseded and not mid_epoch
+    if last and plain and recent is not None and len(recent) >= last:
+        # The learner document keeps its latest snapshot ids: read those by id.
+        found = await context.loaders.snapshot.load_many(recent[-last:])
+        return sorted(found, key=lambda snapshot: (snapshot.epoch, snapshot.generation))
     if last:
         # The last few of each learner in one aggregate, not all of every learner's.
         query = PageQuery(

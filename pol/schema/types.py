@@ -726,6 +726,7 @@ class Learner(Node):
             last=last,
             superseded=superseded,
             mid_epoch=mid_epoch,
+            recent=self.learner.recent_snapshot_ids,
         )
         return [Snapshot.of(snapshot) for snapshot in snapshots]
 

@@ -15,7 +15,7 @@ from ..errors import ConflictError, NotFoundError, StateError, ValidationError
 from ..model import Experiment, Layer, Learner, LearnerPerformance, Snapshot, Tensor
 from ..model._normalise import now
 from ..model.ids import object_id
-from ..model.learner import FINISHED, STATUSES
+from ..model.learner import FINISHED, RECENT_SNAPSHOTS, STATUSES
 from ..model.tensor import checksum
 
 logger = logging.getLogger(__name__)
@@ -355,13 +355,14 @@ class Store:
                 f"learner {snapshot.learner_id} already has a different snapshot of {where}",
                 field="epoch",
             ) from None
-        progress: dict[str, Any] = {"updates": snapshot.updates}
+        progress: dict[str, Any] = {"$set": {"updates": snapshot.updates}}
         if snapshot.end_of_epoch:
-            progress["epochs"] = snapshot.epoch + 1
-            progress["performance"] = snapshot.performance.to_document()
-        self.learners.update_one(
-            {"_id": object_id("learner_id", snapshot.learner_id)}, {"$set": progress}
-        )
+            progress["$set"]["epochs"] = snapshot.epoch + 1
+            progress["$set"]["performance"] = snapshot.performance.to_document()
+            progress["$push"] = {
+                "recent_snapshots": {"$each": [ObjectId(snapshot.id)], "$slice": -RECENT_SNAPSHOTS}
+            }
+        self.learners.update_one({"_id": object_id("learner_id", snapshot.learner_id)}, progress)
         return snapshot
 
     def snapshot(self, learner_id: str, epoch: int, *, values: bool = False) -> Snapshot:

@@ -138,6 +138,22 @@ def _each(operator: str, argument: Any) -> list:
     return [argument]
 
 
+def _slice_of(argument: Any) -> int | None:
+    """Return the `$slice` of a `$push` with `$each` (how many elements to keep), or None."""
+    if not (isinstance(argument, Mapping) and "$each" in argument and "$slice" in argument):
+        return None
+    keep = argument["$slice"]
+    if isinstance(keep, bool) or not isinstance(keep, int):
+        raise WriteError(f"$push $slice must be an integer, not {keep!r}", 2)
+    return keep
+
+
+def _without_slice(argument: Any) -> Any:
+    if isinstance(argument, Mapping) and "$each" in argument and "$slice" in argument:
+        return {key: value for key, value in argument.items() if key != "$slice"}
+    return argument
+
+
 def _array_at(document: dict, operator: str, path: str) -> list:
     current = get_path(document, path)
     if current is MISSING:
@@ -192,7 +208,12 @@ def _apply_one(document: dict, operator: str, path: str, argument: Any, now: dt.
         else:
             raise OperationFailure(f"$currentDate on {path!r}: only true or {{$type: 'date'}}")
     elif operator == "$push":
-        _array_at(document, operator, path).extend(_each(operator, argument))
+        array = _array_at(document, operator, path)
+        keep = _slice_of(argument)
+        values = _each(operator, _without_slice(argument))
+        array.extend(values)
+        if keep is not None:
+            array[:] = array[max(0, len(array) + keep) :] if keep < 0 else array[:keep]
     elif operator == "$addToSet":
         array = _array_at(document, operator, path)
         seen = {hashable(v) for v in array}
