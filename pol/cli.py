@@ -208,34 +208,42 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _show_progress(store, experiment_id: str, learners, pool) -> None:
+    """Show one bar for all trial-runs and, while it trains, one bar per trial-run."""
+    from collections import Counter
+
     from tqdm import tqdm
 
-    bars = {
-        learner.id: tqdm(
-            total=learner.hyper_parameters.max_epochs,
-            position=number,
-            desc=f"trial {learner.configuration:>3}.{learner.run}",
-            unit="epoch",
-            leave=True,
-            dynamic_ncols=True,
-        )
-        for number, learner in enumerate(learners)
-    }
-    open_ids = set(bars)
+    overall = tqdm(total=len(learners), desc="trial-runs", unit="trial", dynamic_ncols=True)
+    ended: Counter[str] = Counter()
+    bars = {}
+    open_ids = {learner.id for learner in learners}
     while open_ids:
         for learner in store.learners_of(experiment_id, ids=list(open_ids)):
-            bar = bars[learner.id]
-            bar.update(learner.epochs - bar.n)
+            bar = bars.get(learner.id)
+            if bar is None and (learner.status == "running" or learner.finished):
+                bar = bars[learner.id] = tqdm(
+                    total=learner.hyper_parameters.max_epochs,
+                    desc=f"  trial {learner.configuration:>3}.{learner.run}",
+                    unit="epoch",
+                    leave=False,
+                    dynamic_ncols=True,
+                )
+            if bar is not None:
+                bar.update(learner.epochs - bar.n)
             if learner.finished:
-                bar.set_postfix_str(learner.status)
-                bar.total = learner.epochs
-                bar.refresh()
+                bar.close()
                 open_ids.discard(learner.id)
+                ended[learner.status.replace("_", " ")] += 1
+                overall.set_postfix_str(
+                    ", ".join(f"{n} {status}" for status, n in ended.items()), refresh=False
+                )
+                overall.update(1)
         if open_ids and not pool.alive():
             break
         time.sleep(0.3)
     for bar in bars.values():
         bar.close()
+    overall.close()
 
 
 def _serve(args: argparse.Namespace) -> int:

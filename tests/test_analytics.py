@@ -619,3 +619,13 @@ def test_analyse_runs_every_step_and_reports_three_tables(db):
     assert text.startswith(f"Top 10 learners of experiment {experiment} by valid loss")
     assert "Hyper-parameter summary statistics" in text and "Reduced search space" in text
     assert analysis.top_k[0].learner_id in text
+
+
+def test_reduce_keeps_every_categorical_value_tied_for_most_frequent():
+    table = pd.DataFrame({"activation": ["relu", "tanh", "logistic", "tanh", "relu"]})
+    space = HyperParamSearchSpace({"activation": CategoricalBound(("relu", "logistic", "tanh"))})
+
+    reduced = reduce_search_space(coalesce_hyper_parameters(table), space)
+
+    assert reduced["activation"].bound == CategoricalBound(("relu", "tanh"))
+    assert reduced["activation"].rule == "most frequent (tied)"

@@ -630,7 +630,7 @@ def test_invalid_search_space_is_refused_and_writes_nothing(client, store, space
     [
         ({"dataset": "mnist"}, "dataset", "one of digits, breast_cancer"),
         ({"dataset": "csv"}, "dataset", "sunspots, elnino"),
-        ({"name": "  "}, "name", "a non-empty name"),
+        ({"name": "  "}, "name", "1 to 200 characters"),
         ({"seed": -1}, "seed", "an integer >= 0"),
     ],
 )

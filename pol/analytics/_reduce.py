@@ -103,7 +103,8 @@ def reduce_search_space(
     hyper-parameter whose Kolmogorov-Smirnov test against the uniform distribution on the
     original bound gives a p-value >= `uniform_threshold` (None: only the names in
     `uniform`). Integers are tested against the uniform on [low - 0.5, high + 0.5], log
-    bounds on the log scale. A categorical keeps its most frequent top-k value. A bound
+    bounds on the log scale. A categorical keeps its most frequent top-k value (all of
+    them when several tie). A bound
     that closes to one value becomes a categorical bound of that value.
     """
     if isinstance(stats, CoalescedHyperParameters):
@@ -206,7 +207,10 @@ def _reduce_categorical(
     if not ranked:
         return ReducedBound(name, original, original, NOT_IN_STATS)
     numbers = {str(value): float(count) for value, count in ranked}
-    return ReducedBound(name, original, CategoricalBound((ranked[0][0],)), MOST_FREQUENT, numbers)
+    # Values tied for the most frequent did equally well: all of them are kept.
+    kept = tuple(value for value, count in ranked if count == ranked[0][1])
+    rule = MOST_FREQUENT if len(kept) == 1 else MOST_FREQUENT + " (tied)"
+    return ReducedBound(name, original, CategoricalBound(kept), rule, numbers)
 
 
 def bound_text(bound: Bound) -> str:

@@ -31,6 +31,8 @@ class Learner:
     `configuration` numbers the configuration within its experiment and `run` the run of
     that configuration, so (configuration, run) names one of the paper's trial-runs.
     `best_epoch` is the zero-based epoch of the lowest validation loss so far.
+    `failure_reason` says why a failed learner failed; `stop_reason` why a finished one
+    stopped (early stopping, max epochs, max updates, or the failure).
     `indices` is None when the learner uses its experiment's split (the usual case), so the
     row indices are stored once per experiment rather than once per learner.
     A fork records the learner and epoch it started from in `parent_learner_id` and
@@ -56,6 +58,7 @@ class Learner:
     indices: Indices | None = None
     status: str = "queued"
     failure_reason: str | None = None
+    stop_reason: str | None = None
     epochs: int = 0
     updates: int = 0
     best_epoch: int | None = None
@@ -99,6 +102,7 @@ class Learner:
             "indices": self.indices.to_document() if self.indices else None,
             "status": self.status,
             "failure_reason": self.failure_reason,
+            "stop_reason": self.stop_reason,
             "seed": self.seed,
             "configuration": self.configuration,
             "run": self.run,
@@ -144,6 +148,7 @@ class Learner:
             indices=Indices.from_document(indices) if indices else None,
             status=document.get("status", "queued"),
             failure_reason=document.get("failure_reason"),
+            stop_reason=document.get("stop_reason"),
             seed=document["seed"],
             configuration=document.get("configuration", 0),
             run=document.get("run", 0),

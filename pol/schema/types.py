@@ -616,6 +616,10 @@ class Learner(Node):
     optimisation_method: str
     status: Status
     failure_reason: str | None
+    stop_reason: str | None = strawberry.field(
+        description="Why a finished learner stopped: early stopping, max epochs or updates, "
+        "or its failure."
+    )
     seed: Int64
     configuration: int = strawberry.field(
         description="The configuration's number in its experiment."
@@ -652,6 +656,7 @@ class Learner(Node):
             optimisation_method=learner.optimisation_method,
             status=Status(learner.status),
             failure_reason=learner.failure_reason,
+            stop_reason=learner.stop_reason,
             seed=Int64(learner.seed),
             configuration=learner.configuration,
             run=learner.run,

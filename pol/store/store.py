@@ -310,7 +310,8 @@ class Store:
             {
                 "$set": {
                     "status": status,
-                    "failure_reason": reason,
+                    "failure_reason": reason if status == "failed" else None,
+                    "stop_reason": reason,
                     "performance": performance.to_document(),
                     "layers": [layer.to_document() for layer in layers],
                     "best_epoch": best_epoch,
