@@ -35,7 +35,7 @@ EVENT = """
     learnerId epoch batch generation updates elapsed
     trainLoss trainAccuracy validLoss validAccuracy nonFinite { field value }
   }
-  ... on StatusChange { learnerId previousStatus status failureReason }
+  ... on StatusChange { learnerId previousStatus status failureReason stopReason }
 """
 EXPERIMENT_PROGRESS = f"""
 subscription Progress($id: ID!) {{ experimentProgress(experimentId: $id) {{ {EVENT} }} }}
@@ -118,7 +118,8 @@ def test_an_experiment_streams_its_snapshots_and_status_changes(server):
         ]
         assert changes[-1]["previousStatus"] == "RUNNING" and len(changes) == 3
         assert changes[-1]["status"] == "COMPLETED"
-        assert changes[-1]["failureReason"] == "reached max_epochs (3)"
+        assert changes[-1]["failureReason"] is None
+        assert changes[-1]["stopReason"] == "reached max_epochs (3)"
         assert {event["learnerId"] for event in events} == {learner["id"]}
         # Every epoch in order, between RUNNING and the end, with finite metrics.
         assert [snapshot["epoch"] for snapshot in snapshots] == [0, 1, 2]

@@ -53,7 +53,13 @@ SNAPSHOT_SUMMARY = {
     "superseded": 1,
     "created_at": 1,
 }
-LEARNER_STATE = {"status": 1, "failure_reason": 1, "experiment_id": 1, "created_at": 1}
+LEARNER_STATE = {
+    "status": 1,
+    "failure_reason": 1,
+    "stop_reason": 1,
+    "experiment_id": 1,
+    "created_at": 1,
+}
 STARTED = ("queued", "running")
 NO_SNAPSHOT = (-1, -1)
 
@@ -72,6 +78,7 @@ class StatusChanged:
     previous: str | None
     status: str
     failure_reason: str | None
+    stop_reason: str | None
     observed_at: dt.datetime
 
 
@@ -262,6 +269,7 @@ def _change_of(
         previous=previous,
         status=status,
         failure_reason=document.get("failure_reason"),
+        stop_reason=document.get("stop_reason"),
         observed_at=moment,
     )
 

@@ -83,6 +83,9 @@ class StatusChange:
     )
     status: Status
     failure_reason: str | None
+    stop_reason: str | None = strawberry.field(
+        description="Why a finished learner stopped: early stopping, max epochs or updates."
+    )
     observed_at: dt.datetime = strawberry.field(description="When the server saw the change.")
 
     @classmethod
@@ -94,6 +97,7 @@ class StatusChange:
             previous_status=Status(change.previous) if change.previous else None,
             status=Status(change.status),
             failure_reason=change.failure_reason,
+            stop_reason=change.stop_reason,
             observed_at=change.observed_at,
         )
 
