@@ -23,6 +23,7 @@ from ..errors import NotFoundError, PolError
 from ..model import Experiment, Learner, Snapshot
 from ..model.learner import STATUSES
 from ..store import Store
+from ..store.store import snapshot_filter, training_order
 from .connections import Page, PageQuery, page_of, page_pipeline
 
 logger = logging.getLogger(__name__)
@@ -147,21 +148,15 @@ class Loaders:
     def _snapshots_of(self, keys: Sequence[SnapshotsKey]) -> list[list[Snapshot]]:
         found: dict[SnapshotsKey, list[Snapshot]] = defaultdict(list)
         for options, learner_ids in _group(keys, lambda key: key[1:]).items():
-            first, last, superseded, mid_epoch = options
-            query: dict[str, Any] = {"learner_id": {"$in": _object_ids(learner_ids)}}
-            epochs = {"$gte": first, "$lte": last}
-            epochs = {operator: epoch for operator, epoch in epochs.items() if epoch is not None}
-            if epochs:
-                query["epoch"] = epochs
-            if not superseded:
-                query["superseded"] = False
-            if not mid_epoch:
-                query["batch"] = None
+            query = {
+                "learner_id": {"$in": _object_ids(learner_ids)},
+                **snapshot_filter(*options),
+            }
             for document in self.store.snapshots.find(query):
                 snapshot = Snapshot.from_document(document)
                 found[(snapshot.learner_id, *options)].append(snapshot)
         for snapshots in found.values():
-            snapshots.sort(key=_training_order)
+            snapshots.sort(key=training_order)
         return [found.get(key, []) for key in keys]
 
     def _tensor_chunks(self, ids: Sequence[str]) -> list[bytes | None]:
@@ -195,11 +190,6 @@ def _group(keys: Sequence[tuple], by: Callable[[tuple], Any]) -> dict[Any, list[
     for key in keys:
         groups[by(key)].append(key[0])
     return groups
-
-
-def _training_order(snapshot: Snapshot) -> tuple[int, bool, int, int]:
-    # Inside an epoch by batch, the end of the epoch last; roll-back generations in turn.
-    return (snapshot.epoch, snapshot.batch is None, snapshot.batch or 0, snapshot.generation)
 
 
 def _object_ids(ids: Sequence[str | None]) -> list[ObjectId]:

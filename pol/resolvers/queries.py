@@ -21,6 +21,7 @@ from ..analytics import (
 from ..errors import ValidationError
 from ..model import Experiment, Learner, Snapshot
 from ..model.performance import METRICS, SPLITS
+from ..store.store import snapshot_filter
 from .arguments import optional_at_least, top_k_size, valid_id
 from .connections import Ordering, Page, PageQuery, SortField, Window, window
 from .context import Context
@@ -153,16 +154,7 @@ async def snapshots_of(
 def _snapshot_match(
     from_epoch: int | None, to_epoch: int | None, superseded: bool, mid_epoch: bool
 ) -> str:
-    match: dict = {}
-    epochs = {"$gte": from_epoch, "$lte": to_epoch}
-    epochs = {operator: epoch for operator, epoch in epochs.items() if epoch is not None}
-    if epochs:
-        match["epoch"] = epochs
-    if not superseded:
-        match["superseded"] = False
-    if not mid_epoch:
-        match["batch"] = None
-    return json.dumps(match, sort_keys=True)
+    return json.dumps(snapshot_filter(from_epoch, to_epoch, superseded, mid_epoch), sort_keys=True)
 
 
 def _check_epochs(from_epoch: int | None, to_epoch: int | None) -> None:

@@ -408,28 +408,12 @@ class Store:
         `superseded` adds those a roll-back replaced; `mid_epoch` adds those taken inside
         an epoch. The order is (epoch, batch, generation), end of epoch last.
         """
-        query: dict[str, Any] = {"learner_id": object_id("learner_id", learner_id)}
-        epochs: dict[str, int] = {}
-        if first_epoch is not None:
-            epochs["$gte"] = first_epoch
-        if last_epoch is not None:
-            epochs["$lte"] = last_epoch
-        if epochs:
-            query["epoch"] = epochs
-        if not superseded:
-            query["superseded"] = False
-        if not mid_epoch:
-            query["batch"] = None
-        documents = list(self.snapshots.find(query))
-        documents.sort(
-            key=lambda item: (
-                item["epoch"],
-                item.get("batch") is None,
-                item.get("batch") or 0,
-                item.get("generation", 0),
-            )
-        )
-        return [Snapshot.from_document(document) for document in documents]
+        query = {
+            "learner_id": object_id("learner_id", learner_id),
+            **snapshot_filter(first_epoch, last_epoch, superseded, mid_epoch),
+        }
+        snapshots = [Snapshot.from_document(document) for document in self.snapshots.find(query)]
+        return sorted(snapshots, key=training_order)
 
     def forks_of(self, learner_id: str) -> list[Learner]:
         """Return the learners forked from this one, oldest first."""
@@ -509,6 +493,32 @@ class Store:
             stats=tensor.stats,
             summarise=tensor.stats is not None,
         )
+
+
+def snapshot_filter(
+    first_epoch: int | None, last_epoch: int | None, superseded: bool, mid_epoch: bool
+) -> dict[str, Any]:
+    """Return the query of snapshots within an inclusive epoch range.
+
+    Without `superseded`, only current snapshots; without `mid_epoch`, only those taken at
+    the end of an epoch.
+    """
+    query: dict[str, Any] = {}
+    epochs = {"$gte": first_epoch, "$lte": last_epoch}
+    epochs = {operator: epoch for operator, epoch in epochs.items() if epoch is not None}
+    if epochs:
+        query["epoch"] = epochs
+    if not superseded:
+        query["superseded"] = False
+    if not mid_epoch:
+        query["batch"] = None
+    return query
+
+
+def training_order(snapshot: Snapshot) -> tuple[int, bool, int, int]:
+    """Return a snapshot's place in training: by epoch, then batch, the end of epoch last,
+    then roll-back generation."""
+    return (snapshot.epoch, snapshot.batch is None, snapshot.batch or 0, snapshot.generation)
 
 
 def _place(snapshot: Snapshot) -> dict[str, Any]:
