@@ -21,6 +21,7 @@ from typing import Any
 
 import mongomock
 import numpy as np
+from bson import ObjectId
 
 from pol.analytics import (
     coalesce_hyper_parameters,
@@ -46,6 +47,7 @@ from pol.model import (
     Tensor,
 )
 from pol.model.ids import new_id
+from pol.model.learner import RECENT_SNAPSHOTS
 
 PAPER_SPACE = HyperParamSearchSpace(
     {
@@ -114,7 +116,12 @@ def fill_paper_scale(db: Any, learners: int, epochs: int, seed: int = 7) -> str:
             ).to_document()
             for epoch in range(epochs)
         ]
-        db["snapshots"].insert_many(snapshots)
+        inserted = db["snapshots"].insert_many(snapshots).inserted_ids
+        # As the store's write_snapshot keeps them: the learner's latest snapshot ids.
+        db["learners"].update_one(
+            {"_id": ObjectId(learner.id)},
+            {"$set": {"recent_snapshots": inserted[-RECENT_SNAPSHOTS:], "epochs": epochs}},
+        )
     return experiment.id
 
 

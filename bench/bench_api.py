@@ -29,9 +29,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_analytics import fill_paper_scale  # noqa: E402
+from bench_analytics import fill_paper_scale
 
-from pol.store import connect  # noqa: E402
+from pol.store import connect
 
 NESTED = """
 query Nested($id: ID!, $limit: Int!) {
@@ -60,7 +60,7 @@ def free_port() -> int:
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 async def latencies(url: str, variables: dict, requests: int) -> list[float]:
@@ -83,8 +83,9 @@ async def throughput(url: str, learner_id: str, clients: int, seconds: float) ->
     async def client_loop(client: httpx.AsyncClient) -> None:
         nonlocal done
         while time.perf_counter() < deadline:
-            response = await client.post(url, json={"query": SIMPLE,
-                                                    "variables": {"id": learner_id}})
+            response = await client.post(
+                url, json={"query": SIMPLE, "variables": {"id": learner_id}}
+            )
             assert response.status_code == 200
             done += 1
 
@@ -108,9 +109,20 @@ def main() -> None:
 
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "pol.cli", "serve", "--workers", "0", "--port", str(port),
-             "--data-dir", data_dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "pol.cli",
+                "serve",
+                "--workers",
+                "0",
+                "--port",
+                str(port),
+                "--data-dir",
+                data_dir,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             env={**os.environ, "POL_MONGODB_URI": ""},
         )
         url = f"http://127.0.0.1:{port}/graphql"
@@ -125,9 +137,11 @@ def main() -> None:
             for count in (5, 50, 180):
                 variables = {"id": experiment_id, "limit": count}
                 seconds = asyncio.run(latencies(url, variables, args.requests))
-                print(f"nested query, {count:>3} learners: median "
-                      f"{statistics.median(seconds) * 1000:7.1f} ms, 95th percentile "
-                      f"{percentile(seconds, 0.95) * 1000:7.1f} ms ({args.requests} requests)")
+                print(
+                    f"nested query, {count:>3} learners: median "
+                    f"{statistics.median(seconds) * 1000:7.1f} ms, 95th percentile "
+                    f"{percentile(seconds, 0.95) * 1000:7.1f} ms ({args.requests} requests)"
+                )
             rate = asyncio.run(throughput(url, learner_id, clients=20, seconds=10))
             print(f"simple query, 20 concurrent clients: {rate:.0f} requests/s")
         finally:
