@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from cross_web import HTTPException
+from graphql import GraphQLError, OperationDefinitionNode
+from graphql import parse as parse_graphql
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -97,6 +99,28 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
 # A request that sends this header (any value) gets `extensions.timing` (see pol.timing).
 TIMING_HEADER = "pol-timing"
+
+
+def _check_operation_name(request: dict) -> None:
+    """Refuse a document of several operations that does not name the one to run."""
+    query = request.get("query")
+    if not isinstance(query, str) or request.get("operationName"):
+        return
+    try:
+        document = parse_graphql(query)
+    except GraphQLError:
+        return  # the GraphQL layer reports the syntax error itself
+    names = [
+        definition.name.value if definition.name else "(anonymous)"
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+    ]
+    if len(names) > 1:
+        raise HTTPException(
+            400,
+            f"operationName: got none; allowed: one of {', '.join(names)}, as the document "
+            f"holds {len(names)} operations",
+        )
 
 
 @dataclass
@@ -185,13 +209,15 @@ class PolGraphQL(GraphQL):
 
     def parse_json(self, data: str | bytes) -> Any:
         try:
-            return self.decode_json(data)
+            request = self.decode_json(data)
         except json.JSONDecodeError as error:
             raise HTTPException(
                 400,
                 f"the request must be a JSON object with a `query` string ({error.msg}); "
                 "batches of operations are not accepted",
             ) from error
+        _check_operation_name(request)
+        return request
 
     async def get_context(self, request: Any, response: Any) -> ApiContext:
         read_log = ReadLog() if TIMING_HEADER in request.headers else None

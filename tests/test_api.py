@@ -1045,3 +1045,61 @@ def test_invalid_lifecycle_requests_change_nothing(
     assert (counts(store), [item.to_document() for item in store.learners_of(experiment.id)]) == (
         before
     )
+
+
+def test_a_document_of_several_operations_must_name_the_one_to_run(client, store):
+    query = (
+        'mutation B { createExperiment(input: {name: "two", dataset: "wine", searchSpace: '
+        '[{name: "alpha", kind: FLOAT, low: 0.001, high: 0.5}]}) { id } } '
+        "query A { experiments { id } }"
+    )
+    before = counts(store)
+
+    refused = client.post("/graphql", json={"query": query})
+    named = client.post("/graphql", json={"query": query, "operationName": "A"})
+
+    assert refused.status_code == 400
+    error = strict_json(refused.text)["errors"][0]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert "operationName: got none; allowed: one of B, A" in error["message"]
+    assert strict_json(named.text)["data"] == {"experiments": []}
+    assert counts(store) == before
+
+
+@pytest.mark.parametrize(("name", "allowed"), [("\ud800", "whole Unicode"), ("a\x00b", "NUL")])
+def test_names_mongodb_cannot_store_are_refused(client, store, name, allowed):
+    mutation = """
+    mutation Create($name: String!) {
+      createExperiment(input: {name: $name, dataset: "wine",
+                               searchSpace: [{name: "alpha", kind: FLOAT, low: 0.001, high: 0.5}]}) {
+        id
+      }
+    }
+    """
+    body = json.dumps({"query": mutation, "variables": {"name": name}})
+
+    response = client.post("/graphql", content=body, headers={"content-type": "application/json"})
+
+    error = strict_json(response.text)["errors"][0]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "name"}
+    assert allowed in error["message"]
+    assert store.experiments.count_documents({}) == 0
+
+
+def test_tensor_values_are_capped_per_request(client, experiment, monkeypatch):
+    import pol.resolvers.context
+
+    monkeypatch.setattr(pol.resolvers.context, "VALUES_BYTES_PER_REQUEST", 50)
+    query = """
+    query Values($id: ID!) {
+      experiment(id: $id) {
+        learners(limit: 1) { snapshots { layers { tensors { name values { values } } } } }
+      }
+    }
+    """
+
+    body = graphql(client, query, id=experiment.id)
+
+    error = body["errors"][0]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "values"}
+    assert "at most 50 bytes of tensor values per request" in error["message"]

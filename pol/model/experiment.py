@@ -24,6 +24,18 @@ def _shown(value: object) -> object:
     return value
 
 
+def _check_text(field: str, text: object) -> None:
+    """Refuse text MongoDB cannot store as it is: lone surrogates, NUL characters."""
+    if not isinstance(text, str):
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(field, _shown(text), "text of whole Unicode characters") from None
+    if "\x00" in text:
+        raise ValidationError(field, _shown(text), "text without NUL characters")
+
+
 @dataclass
 class Experiment:
     """A dataset, how its rows were split, and the search space its learners are drawn from.
@@ -51,6 +63,8 @@ class Experiment:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip() or len(self.name) > NAME_LIMIT:
             raise ValidationError("name", _shown(self.name), f"1 to {NAME_LIMIT} characters")
+        _check_text("name", self.name)
+        _check_text("description", self.description)
         if not isinstance(self.description, str) or len(self.description) > DESCRIPTION_LIMIT:
             raise ValidationError(
                 "description", _shown(self.description), f"at most {DESCRIPTION_LIMIT} characters"

@@ -78,10 +78,17 @@ class WeightDifference:
     non_finite: int
 
 
-async def read_bytes(context: Context, tensor: Tensor, start: int, stop: int) -> bytes:
-    """Return bytes start..stop of a tensor's values, loading only the chunks holding them."""
+async def read_bytes(
+    context: Context, tensor: Tensor, start: int, stop: int, *, returned: bool = True
+) -> bytes:
+    """Return bytes start..stop of a tensor's values, loading only the chunks holding them.
+
+    Bytes `returned` to the client count against the request's budget of tensor values.
+    """
     if stop <= start:
         return b""
+    if returned:
+        context.spend_values(stop - start)
     first, last = start // CHUNK_BYTES, (stop - 1) // CHUNK_BYTES
     ids = [chunk_id(tensor.checksum, n) for n in range(first, last + 1)]
     chunks = await context.loaders.tensor_chunks.load_many(ids)
@@ -251,7 +258,7 @@ async def weight_difference(
 
     values = []
     for tensor in tensors:
-        raw = await read_bytes(context, tensor, 0, tensor.nbytes)
+        raw = await read_bytes(context, tensor, 0, tensor.nbytes, returned=False)
         values.append(np.frombuffer(raw, dtype=_dtype(tensor)).astype(np.float64))
     difference = values[1] - values[0]
     finite = np.abs(difference[np.isfinite(difference)])
