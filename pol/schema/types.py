@@ -36,6 +36,13 @@ PolInfo = Info[Context, None]
 FIRST_VALUE = Int64(0)
 
 
+# Arguments of a learner's snapshot lists: which snapshots besides the current end-of-epoch ones.
+WithSuperseded = Annotated[
+    bool, strawberry.argument(description="Also those a roll-back replaced.")
+]
+WithMidEpoch = Annotated[bool, strawberry.argument(description="Also those taken inside an epoch.")]
+
+
 @strawberry.interface(
     description="An object with a global id: Query.node(id: globalId) reads it back. The "
     "id fields of experiments, learners and snapshots stay their hexadecimal ids."
@@ -714,14 +721,8 @@ class Learner(Node):
         from_epoch: int | None = None,
         to_epoch: int | None = None,
         last: int | None = None,
-        superseded: Annotated[
-            bool,
-            strawberry.argument(description="Also those a roll-back replaced."),
-        ] = False,
-        mid_epoch: Annotated[
-            bool,
-            strawberry.argument(description="Also those taken inside an epoch."),
-        ] = False,
+        superseded: WithSuperseded = False,
+        mid_epoch: WithMidEpoch = False,
     ) -> list[Snapshot] | None:
         snapshots = await queries.snapshots_of(
             info.context,
@@ -748,14 +749,8 @@ class Learner(Node):
         before: str | None = None,
         from_epoch: int | None = None,
         to_epoch: int | None = None,
-        superseded: Annotated[
-            bool,
-            strawberry.argument(description="Also those a roll-back replaced."),
-        ] = False,
-        mid_epoch: Annotated[
-            bool,
-            strawberry.argument(description="Also those taken inside an epoch."),
-        ] = False,
+        superseded: WithSuperseded = False,
+        mid_epoch: WithMidEpoch = False,
     ) -> Connection[Snapshot] | None:
         connection = await queries.snapshots_page(
             info.context,
