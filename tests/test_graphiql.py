@@ -5,13 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import shutil
-import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 import zlib
@@ -22,6 +19,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 from strawberry.http.ides import get_graphql_ide_html
+from test_serve import serving
 from websockets.sync.client import ClientConnection, connect
 
 from pol.app import GRAPHIQL_ASSETS, GRAPHIQL_CDN, GRAPHIQL_CDN_FILES, GRAPHIQL_PREFIX
@@ -34,12 +32,6 @@ ASSET = re.compile(r"""(?:src|href)="([^"]*)"\s+integrity="(sha384-[^"]*)\"""")
 WINDOW = (1280, 800)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def chromium() -> str | None:
     """Return the path of a Chromium binary, or None where there is none."""
     return shutil.which("chromium") or shutil.which("chromium-browser")
@@ -48,39 +40,8 @@ def chromium() -> str | None:
 @pytest.fixture
 def server(tmp_path):
     """Start `pol serve` without trial workers on a free port; yield its base URL."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with open(tmp_path / "serve.log", "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pol.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                "0",
-                "--data-dir",
-                str(tmp_path / "pol-data"),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "POL_MONGODB_URI": ""},
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            process.kill()
-            pytest.fail("pol serve did not answer: " + (tmp_path / "serve.log").read_text())
-        yield base
-        process.terminate()
-        process.wait(30)
+    with serving(tmp_path, "--workers", "0") as url:
+        yield url.removesuffix("/graphql")
 
 
 class DevTools:
