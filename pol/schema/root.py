@@ -22,6 +22,8 @@ K_DESCRIPTION = (
     "a finite value (rounded up)."
 )
 
+TopKSize = Annotated[float, strawberry.argument(description=K_DESCRIPTION)]
+
 
 @strawberry.type
 class Query:
@@ -74,7 +76,7 @@ class Query:
         self,
         info: PolInfo,
         experiment_id: strawberry.ID,
-        k: Annotated[float, strawberry.argument(description=K_DESCRIPTION)],
+        k: TopKSize,
         metric: Metric = Metric.LOSS,
         split: Split = Split.VALID,
         descending: Annotated[
@@ -97,7 +99,7 @@ class Query:
         self,
         info: PolInfo,
         experiment_id: strawberry.ID,
-        k: Annotated[float, strawberry.argument(description=K_DESCRIPTION)],
+        k: TopKSize,
         metric: Metric = Metric.LOSS,
         split: Split = Split.VALID,
     ) -> CoalescedHyperParameters | None:
@@ -111,7 +113,7 @@ class Query:
         self,
         info: PolInfo,
         experiment_id: strawberry.ID,
-        k: Annotated[float, strawberry.argument(description=K_DESCRIPTION)],
+        k: TopKSize,
         metric: Metric = Metric.LOSS,
         split: Split = Split.VALID,
     ) -> ReducedSearchSpace | None:
@@ -127,7 +129,7 @@ class Query:
         self,
         info: PolInfo,
         experiment_id: strawberry.ID,
-        k: Annotated[float, strawberry.argument(description=K_DESCRIPTION)],
+        k: TopKSize,
         metric: Metric = Metric.LOSS,
         split: Split = Split.VALID,
         bins: int = 10,

@@ -311,7 +311,26 @@ class Database:
         return f"Database({self.client!r}, {self._name!r})"
 
 
-class Cursor:
+class _Results:
+    """What both cursors offer: a list of the rest, and closing as a context manager."""
+
+    def to_list(self, length: int | None = None) -> list[dict]:
+        """Return the remaining results (at most `length`) as a list."""
+        if length is None:
+            return list(self)
+        return [document for document, _ in zip(self, range(length))]
+
+    def close(self) -> None:
+        """Discard the remaining results."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class Cursor(_Results):
     """The documents of a `find`, run on first iteration."""
 
     def __init__(
@@ -373,24 +392,12 @@ class Cursor:
             self._results = iter([project(d, self._projection) for d in documents])
         return next(self._results)
 
-    def to_list(self, length: int | None = None) -> list[dict]:
-        """Return the remaining results (at most `length`) as a list."""
-        if length is None:
-            return list(self)
-        return [document for document, _ in zip(self, range(length))]
-
     def close(self) -> None:
         """Discard the remaining results."""
         self._results = iter(())
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-class CommandCursor:
+class CommandCursor(_Results):
     """An iterator over the documents an aggregation produced."""
 
     def __init__(self, documents: list[dict]) -> None:
@@ -402,21 +409,9 @@ class CommandCursor:
     def __next__(self) -> dict:
         return next(self._documents)
 
-    def to_list(self, length: int | None = None) -> list[dict]:
-        """Return the remaining results (at most `length`) as a list."""
-        if length is None:
-            return list(self)
-        return [document for document, _ in zip(self, range(length))]
-
     def close(self) -> None:
         """Discard the remaining results."""
         self._documents = iter(())
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 class Collection:
